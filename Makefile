@@ -1,0 +1,72 @@
+# Portico developer tasks. `make` (or `make help`) lists them.
+#
+# Tool versions are pinned in tools/go.mod (protoc plugins) and
+# tools/buf/go.mod (buf; a module of its own because buf v1.75.0 needs a newer
+# google.golang.org/protobuf than the v1.36.12 protoc-gen-go we generate with).
+# google/api/*.proto imports come from the npm package google-proto-files,
+# pinned in package.json / package-lock.json.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO            ?= go
+BUILD_DIR     := .build
+BUF           := $(BUILD_DIR)/bin/buf
+GOLANGCI_LINT_VERSION := v2.15.0
+FUZZTIME      ?= 30s
+FUZZ_TARGETS  := FuzzParsePathTemplate FuzzRouterMatch FuzzBindQuery
+FUZZ_PKG      := ./transcoder
+
+.PHONY: help
+help: ## List targets.
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BUF): tools/buf/go.mod tools/buf/go.sum
+	cd tools/buf && $(GO) build -o ../../$(BUF) github.com/bufbuild/buf/cmd/buf
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+
+.PHONY: generate
+generate: $(BUF) node_modules/.package-lock.json ## Regenerate gen/ from proto/ (npm ci + buf generate).
+	$(BUF) lint
+	$(BUF) generate
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail if gen/ is out of date with proto/.
+	git diff --exit-code -- gen/
+	@# Once gen/ is tracked, new untracked generated files also mean stale.
+	@if [ -n "$$(git ls-files gen/)" ] && [ -n "$$(git ls-files --others --exclude-standard gen/)" ]; then \
+		echo "untracked files in gen/:"; git ls-files --others --exclude-standard gen/; exit 1; fi
+
+.PHONY: build
+build: ## Build the portico binary into .build/portico.
+	$(GO) build -o $(BUILD_DIR)/portico ./cmd/portico
+
+.PHONY: run
+run: ## Run the demo (gateway in front of the in-memory Library service).
+	$(GO) run ./cmd/portico demo
+
+.PHONY: test
+test: ## Run all tests with the race detector.
+	$(GO) test -race -count=1 ./...
+
+.PHONY: lint
+lint: ## go vet + golangci-lint.
+	$(GO) vet ./...
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
+
+.PHONY: fuzz
+fuzz: ## Run each transcoder fuzz target for FUZZTIME (default 30s).
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $(FUZZ_PKG); \
+	done
+
+.PHONY: bench
+bench: ## Run all benchmarks.
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: clean
+clean: ## Remove .build/ and node_modules/.
+	rm -rf $(BUILD_DIR) node_modules

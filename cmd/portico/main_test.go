@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	testingv1 "github.com/portico-gw/portico/gen/portico/testing/v1"
+	"github.com/portico-gw/portico/internal/testbackend"
+	"github.com/portico-gw/portico/transcoder"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startServe runs serve on a loopback port until the test ends and returns
+// the gateway's base URL.
+func startServe(t *testing.T, cfg serveConfig, logs io.Writer) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, ln, slog.New(slog.NewTextHandler(logs, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeReflection(t *testing.T) {
+	echo := testbackend.Start(t, "echo", testbackend.WithEcho())
+	other := testbackend.Start(t, "other", testbackend.WithOther())
+	url := startServe(t, serveConfig{backends: []string{echo.Addr, other.Addr}}, io.Discard)
+	if code, body := get(t, url+"/v1/echo/hi/7"); code != 200 || !strings.Contains(body, `"int32Value":7`) {
+		t.Errorf("echo: %d %s", code, body)
+	}
+	if code, body := get(t, url+"/v1/other/ping/x"); code != 200 || !strings.Contains(body, `"servedBy":"other"`) {
+		t.Errorf("ping: %d %s", code, body)
+	}
+}
+
+func TestServeDescriptors(t *testing.T) {
+	echo := testbackend.Start(t, "echo", testbackend.WithEcho(), testbackend.WithoutReflection())
+	path := filepath.Join(t.TempDir(), "echo.binpb")
+	writeSet(t, path, testingv1.File_portico_testing_v1_echo_proto)
+	url := startServe(t, serveConfig{backends: []string{echo.Addr}, descriptors: []string{path}}, io.Discard)
+	if code, body := get(t, url+"/v1/echo/hi/7"); code != 200 || !strings.Contains(body, `"stringValue":"hi"`) {
+		t.Errorf("echo: %d %s", code, body)
+	}
+}
+
+func TestServeServiceOnTwoBackends(t *testing.T) {
+	a := testbackend.Start(t, "a")
+	b := testbackend.Start(t, "b")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), serveConfig{backends: []string{a.Addr, b.Addr}}, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "served by two backends") {
+		t.Fatalf("serve: %v; want a two-backends error", err)
+	}
+}
+
+// TestServeWaitsForBackend starts the gateway before its backend exists:
+// start-up retries reflection with backoff, logging each attempt, and serves
+// once the backend is up.
+func TestServeWaitsForBackend(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+
+	var logs syncBuffer
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, serveConfig{backends: []string{addr}}, ln, slog.New(slog.NewTextHandler(&logs, nil))) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "retrying") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry logged; logs:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	backendLn, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s was taken meanwhile: %v", addr, err)
+	}
+	testbackend.Serve(t, backendLn, "late")
+	if code, body := get(t, "http://"+ln.Addr().String()+"/v1/echo/late/1"); code != 200 {
+		t.Fatalf("after the backend came up: %d %s", code, body)
+	}
+}
+
+func TestServeSchemaTimeout(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), serveConfig{backends: []string{addr}, schemaTimeout: 300 * time.Millisecond}, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "schema not loaded") {
+		t.Fatalf("serve: %v; want a schema timeout", err)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- runDemoOn(ctx, ln, transcoder.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), &out) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	code, body := get(t, base+"/v1/shelves")
+	if code != 200 || !strings.Contains(body, "shelves/") {
+		t.Fatalf("GET /v1/shelves: %d %s", code, body)
+	}
+	if !strings.Contains(out.String(), "curl "+base+"/v1/shelves") {
+		t.Errorf("demo did not print curl lines for %s:\n%s", base, out.String())
+	}
+}
+
+func TestCLI(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		contains string
+	}{
+		{[]string{"version"}, 0, "portico dev"},
+		{[]string{"help"}, 0, "Commands:"},
+		{[]string{}, 2, "Usage:"},
+		{[]string{"nope"}, 2, "unknown command"},
+		{[]string{"serve"}, 2, "at least one --backend"},
+		{[]string{"serve", "--help"}, 0, "--backend"},
+		{[]string{"help", "serve"}, 0, "--descriptors"},
+		{[]string{"serve", "--backend", "a:1", "--backend", "b:1", "--descriptors", "x"}, 2, "one per backend"},
+		{[]string{"demo", "--help"}, 0, "--listen"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.contains) {
+			t.Errorf("portico %v: exit %d, output %q; want exit %d containing %q", tc.args, code, stdout.String()+stderr.String(), tc.code, tc.contains)
+		}
+	}
+}
+
+func writeSet(t *testing.T, path string, files ...protoreflect.FileDescriptor) {
+	t.Helper()
+	set := &descriptorpb.FileDescriptorSet{}
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		for i := range fd.Imports().Len() {
+			add(fd.Imports().Get(i).FileDescriptor)
+		}
+		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
+	}
+	for _, fd := range files {
+		add(fd)
+	}
+	b, err := proto.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

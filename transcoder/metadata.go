@@ -1,0 +1,175 @@
+package transcoder
+
+import (
+	"encoding/base64"
+	"net"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// Request headers become gRPC metadata by these rules:
+//
+//   - Grpc-Metadata-<Key>: <value> becomes <key>: <value>. Keys ending in
+//     -bin carry binary values, which clients send base64-encoded (standard
+//     or URL-safe alphabet, padded or not); they are decoded here and gRPC
+//     encodes them again on the wire.
+//   - Authorization, and the headers named in Options.ForwardHeaders, are
+//     forwarded under their own lowercased names.
+//   - Hop-by-hop headers (RFC 9110 §7.6.1, plus any the Connection header
+//     names) and names gRPC reserves for itself (grpc-*, content-type, te,
+//     user-agent) are never forwarded, whichever rule would have picked them.
+//   - X-Forwarded-For gets the client's address appended, and
+//     X-Forwarded-Host is set to the Host the client asked for.
+//
+// Response metadata goes the other way: header metadata becomes
+// Grpc-Metadata-<Key> headers and trailer metadata Grpc-Trailer-<Key>
+// headers, binary values base64-encoded (standard alphabet, padded).
+
+const (
+	metadataHeaderPrefix = "Grpc-Metadata-"
+	trailerHeaderPrefix  = "Grpc-Trailer-"
+)
+
+var hopByHopHeaders = map[string]bool{
+	"connection":          true,
+	"keep-alive":          true,
+	"proxy-connection":    true,
+	"proxy-authenticate":  true,
+	"proxy-authorization": true,
+	"te":                  true,
+	"trailer":             true,
+	"transfer-encoding":   true,
+	"upgrade":             true,
+}
+
+// reservedMetadataKey reports keys a client must not set: gRPC's own
+// protocol headers.
+func reservedMetadataKey(key string) bool {
+	switch key {
+	case "content-type", "te", "user-agent", "host":
+		return true
+	}
+	return strings.HasPrefix(key, "grpc-") || strings.HasPrefix(key, ":")
+}
+
+// validMetadataKey reports whether key is a legal gRPC metadata key:
+// lowercase letters, digits, '-', '_' and '.'.
+func validMetadataKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validMetadataValue reports whether v can travel as an ASCII metadata
+// value: printable ASCII and spaces.
+func validMetadataValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeBinaryHeader decodes a -bin value sent in any base64 alphabet,
+// padded or not.
+func decodeBinaryHeader(v string) ([]byte, error) {
+	v = strings.TrimRight(v, "=")
+	if strings.ContainsAny(v, "-_") {
+		return base64.RawURLEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}
+
+// outgoingMetadata builds the metadata sent to the backend from the client's
+// request headers.
+func (o *Options) outgoingMetadata(r *http.Request, forward map[string]bool) (metadata.MD, error) {
+	md := make(metadata.MD, 4)
+	var connectionTokens map[string]bool
+	for _, v := range r.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.ToLower(strings.TrimSpace(tok)); tok != "" {
+				if connectionTokens == nil {
+					connectionTokens = map[string]bool{}
+				}
+				connectionTokens[tok] = true
+			}
+		}
+	}
+	for name, values := range r.Header {
+		lower := strings.ToLower(name)
+		if hopByHopHeaders[lower] || connectionTokens[lower] {
+			continue
+		}
+		var key string
+		switch {
+		case strings.HasPrefix(lower, "grpc-metadata-"):
+			key = lower[len(metadataHeaderPrefix):]
+		case lower == "authorization" || forward[lower]:
+			key = lower
+		default:
+			continue
+		}
+		if reservedMetadataKey(key) || hopByHopHeaders[key] || !validMetadataKey(key) {
+			continue
+		}
+		binary := strings.HasSuffix(key, "-bin")
+		for _, v := range values {
+			if binary {
+				b, err := decodeBinaryHeader(v)
+				if err != nil {
+					return nil, malformedRequest("header %s: binary metadata must be base64: %v", name, err)
+				}
+				md[key] = append(md[key], string(b))
+				continue
+			}
+			if !validMetadataValue(v) {
+				return nil, malformedRequest("header %s: metadata values must be printable ASCII", name)
+			}
+			md[key] = append(md[key], v)
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		xff := host
+		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			xff = strings.Join(prior, ", ") + ", " + host
+		}
+		md["x-forwarded-for"] = []string{xff}
+	}
+	if r.Host != "" {
+		md["x-forwarded-host"] = []string{r.Host}
+	}
+	return md, nil
+}
+
+// writeResponseMetadata copies the backend's header and trailer metadata to
+// the response headers.
+func writeResponseMetadata(h http.Header, header, trailer metadata.MD) {
+	copyMetadata(h, metadataHeaderPrefix, header)
+	copyMetadata(h, trailerHeaderPrefix, trailer)
+}
+
+func copyMetadata(h http.Header, prefix string, md metadata.MD) {
+	for key, values := range md {
+		if reservedMetadataKey(key) {
+			continue
+		}
+		name := http.CanonicalHeaderKey(prefix + key)
+		binary := strings.HasSuffix(key, "-bin")
+		for _, v := range values {
+			if binary {
+				v = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+			h[name] = append(h[name], v)
+		}
+	}
+}

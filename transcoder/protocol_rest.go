@@ -1,0 +1,340 @@
+package transcoder
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/portico-gw/portico/upstream"
+)
+
+// The REST protocol: an HTTP request matched to a route by the trie, its
+// path, query and JSON body bound into the method's input message, one
+// unary gRPC call, and the output message written back as JSON (or as raw
+// bytes for google.api.HttpBody).
+
+// bufferPool recycles the buffers requests are read into and messages are
+// encoded into.
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return bufferPool.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 1<<20 { // keep the pool from pinning huge buffers
+		return
+	}
+	b.Reset()
+	bufferPool.Put(b)
+}
+
+// lookupREST finds the route for a request. A HEAD request with no route of
+// its own is served by the GET route of the same path, without a body.
+func (s *Snapshot) lookupREST(r *http.Request) (routeMatch[*route], error) {
+	path := r.URL.EscapedPath()
+	m, ok, allow := s.routes.match(r.Method, path)
+	if ok {
+		return m, nil
+	}
+	if r.Method == http.MethodHead {
+		if m, ok, _ := s.routes.match(http.MethodGet, path); ok {
+			return m, nil
+		}
+	}
+	if len(allow) == 0 {
+		return m, routeNotFound(r.Method, path)
+	}
+	for _, a := range allow {
+		if a == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+			break
+		}
+	}
+	return m, &methodNotAllowedError{method: r.Method, path: path, allow: allow}
+}
+
+func (s *Snapshot) serveREST(w http.ResponseWriter, r *http.Request) {
+	match, err := s.lookupREST(r)
+	if err != nil {
+		s.writeRESTError(w, r, nil, nil, nil, err)
+		return
+	}
+	rt := match.value
+	m := rt.method
+	if m.streaming() {
+		s.writeRESTError(w, r, m, nil, nil, status.Errorf(codes.Unimplemented,
+			"%s is a streaming method; REST serves unary methods", m.desc.FullName()))
+		return
+	}
+
+	reqBuf := getBuffer()
+	defer putBuffer(reqBuf)
+	if err := s.buildRESTRequest(r, rt, match.values, reqBuf); err != nil {
+		s.writeRESTError(w, r, m, nil, nil, err)
+		return
+	}
+
+	ctx := r.Context()
+	timeout, err := s.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
+	if err != nil {
+		s.writeRESTError(w, r, m, nil, nil, err)
+		return
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	md, err := s.opts.outgoingMetadata(r, s.forward)
+	if err != nil {
+		s.writeRESTError(w, r, m, nil, nil, err)
+		return
+	}
+	ctx = metadata.NewOutgoingContext(ctx, md)
+
+	var header, trailer metadata.MD
+	var reply upstream.Frame
+	err = m.backend.conn.Invoke(ctx, m.grpcPath, &upstream.Frame{Data: reqBuf.Bytes()}, &reply,
+		grpc.ForceCodecV2(upstream.RawCodec{}), grpc.Header(&header), grpc.Trailer(&trailer))
+	if err != nil {
+		s.writeRESTError(w, r, m, header, trailer, err)
+		return
+	}
+	s.writeRESTReply(w, r, rt, header, trailer, reply.Data)
+}
+
+// buildRESTRequest binds the request's body, path and query into the input
+// message and encodes it into out. Bindings apply in that order, so a path
+// value overrides the same field set by a whole-message body.
+func (s *Snapshot) buildRESTRequest(r *http.Request, rt *route, pathValues []string, out *bytes.Buffer) error {
+	m := rt.method
+	msg := dynamicpb.NewMessage(m.input)
+
+	if rt.body != "" && r.Method != http.MethodHead {
+		body, err := s.readBody(r, out)
+		if err != nil {
+			return err
+		}
+		if err := s.bindBody(r, rt, msg, body); err != nil {
+			return err
+		}
+	}
+	for i, fields := range rt.pathFields {
+		if err := setFieldPath(msg, fields, pathValues[i]); err != nil {
+			if _, ok := status.FromError(err); ok && status.Code(err) == codes.InvalidArgument {
+				return err
+			}
+			return badPathValue(strings.Join(rt.template.variables[i].fieldPath, "."), pathValues[i], err)
+		}
+	}
+	if rt.body != "*" && r.URL.RawQuery != "" {
+		if err := bindQuery(msg, r.URL.RawQuery, rt.skipQuery, s.opts.RejectUnknownQueryParameters); err != nil {
+			return err
+		}
+	}
+	// The body, if any, was read into out; it has been copied into msg
+	// (protojson copies, and HttpBody data was cloned), so out is free.
+	out.Reset()
+	b, err := proto.MarshalOptions{}.MarshalAppend(out.AvailableBuffer(), msg)
+	if err != nil {
+		return status.Errorf(codes.Internal, "encoding request: %v", err)
+	}
+	out.Write(b)
+	return nil
+}
+
+// readBody reads the request body into buf, enforcing the size limit.
+func (s *Snapshot) readBody(r *http.Request, buf *bytes.Buffer) ([]byte, error) {
+	limit := s.opts.maxRequestBytes()
+	if limit >= 0 && r.ContentLength > limit {
+		return nil, &bodyTooLargeError{limit: limit}
+	}
+	var src io.Reader = r.Body
+	if limit >= 0 {
+		src = io.LimitReader(r.Body, limit+1)
+	}
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(src); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "reading request body: %v", err)
+	}
+	if limit >= 0 && int64(buf.Len()) > limit {
+		return nil, &bodyTooLargeError{limit: limit}
+	}
+	return buf.Bytes(), nil
+}
+
+// bindBody decodes the request body into msg as the route's body binding
+// says.
+func (s *Snapshot) bindBody(r *http.Request, rt *route, msg *dynamicpb.Message, body []byte) error {
+	contentType := r.Header.Get("Content-Type")
+	if rt.bodyHTTPBody != nil {
+		target := protoreflect.Message(msg)
+		if rt.bodyField != nil {
+			target = msg.Mutable(rt.bodyField).Message()
+		}
+		rt.bodyHTTPBody.set(target, contentType, bytes.Clone(body))
+		return nil
+	}
+	if !jsonContentType(contentType) {
+		return unsupportedMediaType(contentType)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil // an empty body is an empty message
+	}
+	unmarshal := protojson.UnmarshalOptions{Resolver: rt.method.backend.types}
+	if rt.body == "*" {
+		if err := unmarshal.Unmarshal(body, msg); err != nil {
+			return malformedRequest("invalid JSON body: %v", err)
+		}
+		return nil
+	}
+	// The body is the value of one field. Checking that it is a single JSON
+	// value first keeps a body such as `1, "other": 2` from reaching other
+	// fields once it is wrapped as {"field": body}.
+	if !json.Valid(body) {
+		return malformedRequest("invalid JSON body for field %s", rt.body)
+	}
+	wrapped := make([]byte, 0, len(body)+len(rt.body)+5)
+	wrapped = append(wrapped, `{"`...)
+	wrapped = append(wrapped, rt.body...)
+	wrapped = append(wrapped, `":`...)
+	wrapped = append(wrapped, body...)
+	wrapped = append(wrapped, '}')
+	if err := unmarshal.Unmarshal(wrapped, msg); err != nil {
+		return malformedRequest("invalid JSON body for field %s: %v", rt.body, err)
+	}
+	return nil
+}
+
+// jsonContentType reports whether a request body of this content type is
+// read as JSON: no content type, application/json, text/json, any
+// application/*+json, and, because curl -d sends it by default, text/plain
+// and application/x-www-form-urlencoded. Other types get 415.
+func jsonContentType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case "application/json", "text/json", "text/plain", "application/x-www-form-urlencoded":
+		return true
+	}
+	return strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
+func (s *Snapshot) marshalOptions(m *method) protojson.MarshalOptions {
+	return protojson.MarshalOptions{
+		UseProtoNames:   s.opts.UseProtoNames,
+		EmitUnpopulated: s.opts.EmitUnpopulated,
+		UseEnumNumbers:  s.opts.UseEnumNumbers,
+		Resolver:        m.backend.types,
+	}
+}
+
+// writeRESTReply decodes the backend's reply and writes it as the HTTP
+// response.
+func (s *Snapshot) writeRESTReply(w http.ResponseWriter, r *http.Request, rt *route, header, trailer metadata.MD, reply []byte) {
+	m := rt.method
+	msg := dynamicpb.NewMessage(m.output)
+	if err := (proto.UnmarshalOptions{Resolver: m.backend.types}).Unmarshal(reply, msg); err != nil {
+		s.writeRESTError(w, r, m, header, trailer, status.Errorf(codes.Internal, "decoding reply from backend: %v", err))
+		return
+	}
+	var target protoreflect.Message = msg
+	if rt.responseField != nil && rt.responseHTTPBody != nil {
+		target = msg.Get(rt.responseField).Message()
+	}
+	if rt.responseHTTPBody != nil {
+		contentType, data := rt.responseHTTPBody.get(target)
+		h := w.Header()
+		writeResponseMetadata(h, header, trailer)
+		if contentType != "" {
+			h.Set("Content-Type", contentType)
+		}
+		h.Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(data)
+		}
+		return
+	}
+	var body []byte
+	var err error
+	if rt.responseField != nil {
+		body, err = s.marshalField(m, msg, rt.responseField)
+	} else {
+		body, err = s.marshalOptions(m).Marshal(msg)
+	}
+	if err != nil {
+		s.writeRESTError(w, r, m, header, trailer, status.Errorf(codes.Internal, "encoding reply as JSON: %v", err))
+		return
+	}
+	h := w.Header()
+	writeResponseMetadata(h, header, trailer)
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// marshalField writes one field of msg as JSON, for response_body. A
+// singular message field is marshalled as a message. Any other field is
+// marshalled inside a message holding only it, and its value cut out; a
+// field left at its default is written as its default JSON value ([], {},
+// 0, "", false) rather than left empty.
+func (s *Snapshot) marshalField(m *method, msg *dynamicpb.Message, fd protoreflect.FieldDescriptor) ([]byte, error) {
+	opts := s.marshalOptions(m)
+	if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
+		return opts.Marshal(msg.Get(fd).Message().Interface())
+	}
+	holder := dynamicpb.NewMessage(m.output)
+	if msg.Has(fd) {
+		holder.Set(fd, msg.Get(fd))
+	} else if !fd.IsList() && !fd.IsMap() {
+		opts.EmitUnpopulated = true
+	}
+	encoded, err := opts.Marshal(holder)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(encoded, &fields); err != nil {
+		return nil, err
+	}
+	name := fd.JSONName()
+	if s.opts.UseProtoNames {
+		name = string(fd.Name())
+	}
+	if v, ok := fields[name]; ok {
+		return v, nil
+	}
+	switch {
+	case fd.IsList():
+		return []byte("[]"), nil
+	case fd.IsMap():
+		return []byte("{}"), nil
+	}
+	return nil, errors.New("field missing from its own encoding")
+}
