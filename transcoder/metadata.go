@@ -138,16 +138,7 @@ func (o *Options) outgoingMetadata(r *http.Request, forward map[string]bool) (me
 			md[key] = append(md[key], v)
 		}
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		xff := host
-		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
-			xff = strings.Join(prior, ", ") + ", " + host
-		}
-		md["x-forwarded-for"] = []string{xff}
-	}
-	if r.Host != "" {
-		md["x-forwarded-host"] = []string{r.Host}
-	}
+	addForwardedMetadata(md, r)
 	return md, nil
 }
 
@@ -171,5 +162,65 @@ func copyMetadata(h http.Header, prefix string, md metadata.MD) {
 			}
 			h[name] = append(h[name], v)
 		}
+	}
+}
+
+// rpcRequestMetadata builds the metadata of a call made by an RPC protocol
+// (gRPC, gRPC-Web, Connect), where, unlike REST, every request header is
+// metadata by definition. Left out: hop-by-hop headers, names gRPC reserves
+// (grpc-*, content-type, te, user-agent, host), the protocol's own framing
+// headers (Connect-*, X-Grpc-Web, X-User-Agent, Content-Encoding,
+// Content-Length, Accept*, Origin, Access-Control-*) and headers that are
+// not valid metadata. Binary (-bin) values arrive base64-encoded and are
+// decoded. X-Forwarded-For and X-Forwarded-Host are set as for REST.
+func rpcRequestMetadata(r *http.Request) (metadata.MD, error) {
+	md := make(metadata.MD, len(r.Header)+2)
+	for name, values := range r.Header {
+		key := strings.ToLower(name)
+		if hopByHopHeaders[key] || reservedMetadataKey(key) || rpcFramingHeader(key) || !validMetadataKey(key) {
+			continue
+		}
+		binary := strings.HasSuffix(key, "-bin")
+		for _, v := range values {
+			if binary {
+				b, err := decodeBinaryHeader(v)
+				if err != nil {
+					return nil, malformedRequest("header %s: binary metadata must be base64: %v", name, err)
+				}
+				v = string(b)
+			} else if !validMetadataValue(v) {
+				return nil, malformedRequest("header %s: metadata values must be printable ASCII", name)
+			}
+			md[key] = append(md[key], v)
+		}
+	}
+	addForwardedMetadata(md, r)
+	return md, nil
+}
+
+// rpcFramingHeader reports request headers that belong to the client
+// protocol rather than to the application.
+func rpcFramingHeader(key string) bool {
+	switch key {
+	case "x-grpc-web", "x-user-agent", "content-encoding", "content-length", "accept", "accept-encoding",
+		"origin", "referer", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "cookie":
+		return true
+	}
+	return strings.HasPrefix(key, "connect-") || strings.HasPrefix(key, "access-control-") ||
+		strings.HasPrefix(key, "sec-") || strings.HasPrefix(key, "x-forwarded-")
+}
+
+// addForwardedMetadata sets x-forwarded-for (the client's address appended
+// to any the request carried) and x-forwarded-host.
+func addForwardedMetadata(md metadata.MD, r *http.Request) {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		xff := host
+		if prior := r.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+			xff = strings.Join(prior, ", ") + ", " + host
+		}
+		md["x-forwarded-for"] = []string{xff}
+	}
+	if r.Host != "" {
+		md["x-forwarded-host"] = []string{r.Host}
 	}
 }

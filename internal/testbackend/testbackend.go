@@ -9,6 +9,7 @@ package testbackend
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"net"
 	"sort"
 	"strings"
@@ -256,4 +257,80 @@ type otherService struct {
 
 func (s *otherService) Ping(_ context.Context, in *testingv1.PingRequest) (*testingv1.PingResponse, error) {
 	return &testingv1.PingResponse{Text: in.GetText(), ServedBy: s.b.Name}, nil
+}
+
+// ServerStream sends the replies echo.proto documents.
+func (s *echoService) ServerStream(in *testingv1.StreamRequest, stream grpc.ServerStreamingServer[testingv1.StreamReply]) error {
+	s.b.calls.Add(1)
+	s.b.mu.Lock()
+	s.b.last["ServerStream"] = proto.Clone(in)
+	s.b.mu.Unlock()
+	for i := range in.GetCount() {
+		if in.GetFailAfter() > 0 && i == in.GetFailAfter() {
+			break
+		}
+		if i > 0 && in.GetInterval() != nil {
+			select {
+			case <-time.After(in.GetInterval().AsDuration()):
+			case <-stream.Context().Done():
+				s.b.noteCanceled(stream.Context(), "ServerStream")
+				return status.FromContextError(stream.Context().Err()).Err()
+			}
+		}
+		if err := stream.Send(&testingv1.StreamReply{Index: i, Text: in.GetText()}); err != nil {
+			s.b.noteCanceled(stream.Context(), "ServerStream")
+			return err
+		}
+	}
+	if in.GetFailAfter() > 0 {
+		code := codes.Code(in.GetFailCode())
+		if code == codes.OK {
+			code = codes.Unknown
+		}
+		return status.Errorf(code, "failed after %d replies", in.GetFailAfter())
+	}
+	return nil
+}
+
+// ClientStream answers once with the count and texts of its requests.
+func (s *echoService) ClientStream(stream grpc.ClientStreamingServer[testingv1.StreamReply, testingv1.StreamReply]) error {
+	s.b.calls.Add(1)
+	var texts []string
+	for {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(&testingv1.StreamReply{Index: int32(len(texts)), Text: strings.Join(texts, ",")})
+		}
+		if err != nil {
+			s.b.noteCanceled(stream.Context(), "ClientStream")
+			return err
+		}
+		texts = append(texts, in.GetText())
+	}
+}
+
+// BidiStream echoes each request at once.
+func (s *echoService) BidiStream(stream grpc.BidiStreamingServer[testingv1.StreamReply, testingv1.StreamReply]) error {
+	s.b.calls.Add(1)
+	for i := int32(0); ; i++ {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			s.b.noteCanceled(stream.Context(), "BidiStream")
+			return err
+		}
+		if err := stream.Send(&testingv1.StreamReply{Index: i, Text: in.GetText()}); err != nil {
+			return err
+		}
+	}
+}
+
+func (b *Backend) noteCanceled(ctx context.Context, method string) {
+	if ctx.Err() == context.Canceled {
+		b.mu.Lock()
+		b.canceled = append(b.canceled, method)
+		b.mu.Unlock()
+	}
 }

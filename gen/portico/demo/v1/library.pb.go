@@ -1159,14 +1159,14 @@ const file_portico_demo_v1_library_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"X\n" +
 	"\x16UploadBookCoverRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
-	"\x05cover\x18\x02 \x01(\v2\x14.google.api.HttpBodyR\x05cover2\x83\x0e\n" +
-	"\x0eLibraryService\x12m\n" +
-	"\vListShelves\x12#.portico.demo.v1.ListShelvesRequest\x1a$.portico.demo.v1.ListShelvesResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/shelves\x12b\n" +
-	"\bGetShelf\x12 .portico.demo.v1.GetShelfRequest\x1a\x16.portico.demo.v1.Shelf\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=shelves/*}\x12f\n" +
+	"\x05cover\x18\x02 \x01(\v2\x14.google.api.HttpBodyR\x05cover2\x95\x0e\n" +
+	"\x0eLibraryService\x12p\n" +
+	"\vListShelves\x12#.portico.demo.v1.ListShelvesRequest\x1a$.portico.demo.v1.ListShelvesResponse\"\x16\x82\xd3\xe4\x93\x02\r\x12\v/v1/shelves\x90\x02\x01\x12e\n" +
+	"\bGetShelf\x12 .portico.demo.v1.GetShelfRequest\x1a\x16.portico.demo.v1.Shelf\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=shelves/*}\x90\x02\x01\x12f\n" +
 	"\vCreateShelf\x12#.portico.demo.v1.CreateShelfRequest\x1a\x16.portico.demo.v1.Shelf\"\x1a\x82\xd3\xe4\x93\x02\x14:\x05shelf\"\v/v1/shelves\x12h\n" +
-	"\vDeleteShelf\x12#.portico.demo.v1.DeleteShelfRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=shelves/*}\x12x\n" +
-	"\tListBooks\x12!.portico.demo.v1.ListBooksRequest\x1a\".portico.demo.v1.ListBooksResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=shelves/*}/books\x12\x94\x01\n" +
-	"\aGetBook\x12\x1f.portico.demo.v1.GetBookRequest\x1a\x15.portico.demo.v1.Book\"Q\x82\xd3\xe4\x93\x02KZ+b\x05title\x12\"/v1/{name=shelves/*/books/*}/title\x12\x1c/v1/{name=shelves/*/books/*}\x12s\n" +
+	"\vDeleteShelf\x12#.portico.demo.v1.DeleteShelfRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=shelves/*}\x12{\n" +
+	"\tListBooks\x12!.portico.demo.v1.ListBooksRequest\x1a\".portico.demo.v1.ListBooksResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=shelves/*}/books\x90\x02\x01\x12\x97\x01\n" +
+	"\aGetBook\x12\x1f.portico.demo.v1.GetBookRequest\x1a\x15.portico.demo.v1.Book\"T\x82\xd3\xe4\x93\x02KZ+b\x05title\x12\"/v1/{name=shelves/*/books/*}/title\x12\x1c/v1/{name=shelves/*/books/*}\x90\x02\x01\x12s\n" +
 	"\n" +
 	"CreateBook\x12\".portico.demo.v1.CreateBookRequest\x1a\x15.portico.demo.v1.Book\"*\x82\xd3\xe4\x93\x02$:\x04book\"\x1c/v1/{parent=shelves/*}/books\x12x\n" +
 	"\n" +
@@ -1176,9 +1176,9 @@ const file_portico_demo_v1_library_proto_rawDesc = "" +
 	"DeleteBook\x12\".portico.demo.v1.DeleteBookRequest\x1a\x16.google.protobuf.Empty\"$\x82\xd3\xe4\x93\x02\x1e*\x1c/v1/{name=shelves/*/books/*}\x12}\n" +
 	"\fCheckoutBook\x12$.portico.demo.v1.CheckoutBookRequest\x1a\x15.portico.demo.v1.Book\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=shelves/*/books/*}:checkout\x12o\n" +
 	"\tLockShelf\x12!.portico.demo.v1.LockShelfRequest\x1a\x16.portico.demo.v1.Shelf\"'\x82\xd3\xe4\x93\x02!:\x01*B\x1c\n" +
-	"\x04LOCK\x12\x14/v1/{name=shelves/*}\x12q\n" +
-	"\fGetShelfFile\x12$.portico.demo.v1.GetShelfFileRequest\x1a\x14.google.api.HttpBody\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=shelves/*/files/**}\x12v\n" +
-	"\fGetBookCover\x12$.portico.demo.v1.GetBookCoverRequest\x1a\x14.google.api.HttpBody\"*\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=shelves/*/books/*}/cover\x12\x84\x01\n" +
+	"\x04LOCK\x12\x14/v1/{name=shelves/*}\x12t\n" +
+	"\fGetShelfFile\x12$.portico.demo.v1.GetShelfFileRequest\x1a\x14.google.api.HttpBody\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/{name=shelves/*/files/**}\x90\x02\x01\x12y\n" +
+	"\fGetBookCover\x12$.portico.demo.v1.GetBookCoverRequest\x1a\x14.google.api.HttpBody\"-\x82\xd3\xe4\x93\x02$\x12\"/v1/{name=shelves/*/books/*}/cover\x90\x02\x01\x12\x84\x01\n" +
 	"\x0fUploadBookCover\x12'.portico.demo.v1.UploadBookCoverRequest\x1a\x15.portico.demo.v1.Book\"1\x82\xd3\xe4\x93\x02+:\x05cover\x1a\"/v1/{name=shelves/*/books/*}/coverB:Z8github.com/portico-gw/portico/gen/portico/demo/v1;demov1b\x06proto3"
 
 var (

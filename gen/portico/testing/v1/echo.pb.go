@@ -575,6 +575,134 @@ func (*Everything_ChoiceString) isEverything_Choice() {}
 
 func (*Everything_ChoiceInt) isEverything_Choice() {}
 
+type StreamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	FailAfter     int32                  `protobuf:"varint,3,opt,name=fail_after,json=failAfter,proto3" json:"fail_after,omitempty"`
+	FailCode      int32                  `protobuf:"varint,4,opt,name=fail_code,json=failCode,proto3" json:"fail_code,omitempty"`
+	Interval      *durationpb.Duration   `protobuf:"bytes,5,opt,name=interval,proto3" json:"interval,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamRequest) Reset() {
+	*x = StreamRequest{}
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamRequest) ProtoMessage() {}
+
+func (x *StreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamRequest.ProtoReflect.Descriptor instead.
+func (*StreamRequest) Descriptor() ([]byte, []int) {
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StreamRequest) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *StreamRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *StreamRequest) GetFailAfter() int32 {
+	if x != nil {
+		return x.FailAfter
+	}
+	return 0
+}
+
+func (x *StreamRequest) GetFailCode() int32 {
+	if x != nil {
+		return x.FailCode
+	}
+	return 0
+}
+
+func (x *StreamRequest) GetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
+type StreamReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         int32                  `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamReply) Reset() {
+	*x = StreamReply{}
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamReply) ProtoMessage() {}
+
+func (x *StreamReply) ProtoReflect() protoreflect.Message {
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamReply.ProtoReflect.Descriptor instead.
+func (*StreamReply) Descriptor() ([]byte, []int) {
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StreamReply) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StreamReply) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
 type FailRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// google.rpc.Code value to fail with.
@@ -588,7 +716,7 @@ type FailRequest struct {
 
 func (x *FailRequest) Reset() {
 	*x = FailRequest{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[2]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +728,7 @@ func (x *FailRequest) String() string {
 func (*FailRequest) ProtoMessage() {}
 
 func (x *FailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[2]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +741,7 @@ func (x *FailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailRequest.ProtoReflect.Descriptor instead.
 func (*FailRequest) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{2}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *FailRequest) GetCode() int32 {
@@ -649,7 +777,7 @@ type ErrorInfoDetail struct {
 
 func (x *ErrorInfoDetail) Reset() {
 	*x = ErrorInfoDetail{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[3]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +789,7 @@ func (x *ErrorInfoDetail) String() string {
 func (*ErrorInfoDetail) ProtoMessage() {}
 
 func (x *ErrorInfoDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[3]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +802,7 @@ func (x *ErrorInfoDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfoDetail.ProtoReflect.Descriptor instead.
 func (*ErrorInfoDetail) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{3}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ErrorInfoDetail) GetReason() string {
@@ -701,7 +829,7 @@ type MetadataResponse struct {
 
 func (x *MetadataResponse) Reset() {
 	*x = MetadataResponse{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[4]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +841,7 @@ func (x *MetadataResponse) String() string {
 func (*MetadataResponse) ProtoMessage() {}
 
 func (x *MetadataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[4]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +854,7 @@ func (x *MetadataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetadataResponse.ProtoReflect.Descriptor instead.
 func (*MetadataResponse) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{4}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MetadataResponse) GetIncoming() map[string]string {
@@ -745,7 +873,7 @@ type SleepRequest struct {
 
 func (x *SleepRequest) Reset() {
 	*x = SleepRequest{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[5]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +885,7 @@ func (x *SleepRequest) String() string {
 func (*SleepRequest) ProtoMessage() {}
 
 func (x *SleepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[5]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +898,7 @@ func (x *SleepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepRequest.ProtoReflect.Descriptor instead.
 func (*SleepRequest) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{5}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SleepRequest) GetDuration() *durationpb.Duration {
@@ -791,7 +919,7 @@ type SleepResponse struct {
 
 func (x *SleepResponse) Reset() {
 	*x = SleepResponse{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[6]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +931,7 @@ func (x *SleepResponse) String() string {
 func (*SleepResponse) ProtoMessage() {}
 
 func (x *SleepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[6]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +944,7 @@ func (x *SleepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepResponse.ProtoReflect.Descriptor instead.
 func (*SleepResponse) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{6}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SleepResponse) GetRemainingDeadline() *durationpb.Duration {
@@ -845,7 +973,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[7]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +985,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[7]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +998,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{7}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UploadResponse) GetContentType() string {
@@ -912,7 +1040,7 @@ type UploadFieldRequest struct {
 
 func (x *UploadFieldRequest) Reset() {
 	*x = UploadFieldRequest{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[8]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1052,7 @@ func (x *UploadFieldRequest) String() string {
 func (*UploadFieldRequest) ProtoMessage() {}
 
 func (x *UploadFieldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[8]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1065,7 @@ func (x *UploadFieldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadFieldRequest.ProtoReflect.Descriptor instead.
 func (*UploadFieldRequest) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{8}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UploadFieldRequest) GetName() string {
@@ -972,7 +1100,7 @@ type DownloadRequest struct {
 
 func (x *DownloadRequest) Reset() {
 	*x = DownloadRequest{}
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[9]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1112,7 @@ func (x *DownloadRequest) String() string {
 func (*DownloadRequest) ProtoMessage() {}
 
 func (x *DownloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_testing_v1_echo_proto_msgTypes[9]
+	mi := &file_portico_testing_v1_echo_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1125,7 @@ func (x *DownloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadRequest.ProtoReflect.Descriptor instead.
 func (*DownloadRequest) Descriptor() ([]byte, []int) {
-	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{9}
+	return file_portico_testing_v1_echo_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DownloadRequest) GetName() string {
@@ -1092,7 +1220,17 @@ const file_portico_testing_v1_echo_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\x0e2\x19.portico.testing.v1.ColorR\x05value:\x028\x01B\b\n" +
 	"\x06choiceB\x11\n" +
-	"\x0f_optional_int32\"^\n" +
+	"\x0f_optional_int32\"\xac\x01\n" +
+	"\rStreamRequest\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1d\n" +
+	"\n" +
+	"fail_after\x18\x03 \x01(\x05R\tfailAfter\x12\x1b\n" +
+	"\tfail_code\x18\x04 \x01(\x05R\bfailCode\x125\n" +
+	"\binterval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\binterval\"7\n" +
+	"\vStreamReply\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\"^\n" +
 	"\vFailRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
@@ -1125,12 +1263,12 @@ const file_portico_testing_v1_echo_proto_rawDesc = "" +
 	"\x05Color\x12\x15\n" +
 	"\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tCOLOR_RED\x10\x01\x12\x0f\n" +
-	"\vCOLOR_GREEN\x10\x022\x8e\f\n" +
+	"\vCOLOR_GREEN\x10\x022\xdd\x0e\n" +
 	"\vEchoService\x12\xbd\x03\n" +
 	"\x04Echo\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"\xf4\x02\x82\xd3\xe4\x93\x02\xed\x02:\x01*Z'\x12%/v1/echo/{string_value}/{int32_value}Z\x11\x12\x0f/v1/echo:searchZ#:\x06nested\x1a\x19/v1/echo/{nested.label}/nZ$:\x0frepeated_nested\"\x11/v1/echo/repeatedZ&:\fstring_value\"\x16/v1/echo/scalar/{name}Z%:\x01*2 /v1/echo/{name=things/*/parts/*}Z\x17*\x15/v1/echo/{bool_value}ZM\x12K/v1/typed/{int64_value}/{uint32_value}/{double_value}/{color}/{bytes_value}Z \x12\x1e/v1/wkt/{timestamp}/{duration}\"\b/v1/echo\x12\xb4\x01\n" +
-	"\x10EchoResponseBody\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"`\x82\xd3\xe4\x93\x02ZZ\"b\x0frepeated_nested\x12\x0f/v1/rb/repeatedZ\x1db\fstring_value\x12\r/v1/rb/scalarb\x06nested\x12\r/v1/rb/nested\x12\xe0\x01\n" +
-	"\vGetResource\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"\x90\x01\x82\xd3\xe4\x93\x02\x89\x01Z\x15\x12\x13/v1/files/{name=**}Z.:\x01*\")/v1/{name=projects/*/resources/*}:publishZ\x1dB\x1b\n" +
-	"\x06SEARCH\x12\x11/v1/search/{name}\x12!/v1/{name=projects/*/resources/*}\x12T\n" +
+	"\x10EchoResponseBody\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"`\x82\xd3\xe4\x93\x02ZZ\"b\x0frepeated_nested\x12\x0f/v1/rb/repeatedZ\x1db\fstring_value\x12\r/v1/rb/scalarb\x06nested\x12\r/v1/rb/nested\x12\xe3\x01\n" +
+	"\vGetResource\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"\x93\x01\x82\xd3\xe4\x93\x02\x89\x01Z\x15\x12\x13/v1/files/{name=**}Z.:\x01*\")/v1/{name=projects/*/resources/*}:publishZ\x1dB\x1b\n" +
+	"\x06SEARCH\x12\x11/v1/search/{name}\x12!/v1/{name=projects/*/resources/*}\x90\x02\x01\x12T\n" +
 	"\x04Fail\x12\x1f.portico.testing.v1.FailRequest\x1a\x16.google.protobuf.Empty\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/fail\x12^\n" +
 	"\bMetadata\x12\x16.google.protobuf.Empty\x1a$.portico.testing.v1.MetadataResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/metadata\x12j\n" +
 	"\x05Sleep\x12 .portico.testing.v1.SleepRequest\x1a!.portico.testing.v1.SleepResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/sleep/{duration}\x12Y\n" +
@@ -1138,7 +1276,11 @@ const file_portico_testing_v1_echo_proto_rawDesc = "" +
 	"/v1/upload\x12z\n" +
 	"\vUploadField\x12&.portico.testing.v1.UploadFieldRequest\x1a\".portico.testing.v1.UploadResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x04file\"\x11/v1/upload/{name}\x12b\n" +
 	"\bDownload\x12#.portico.testing.v1.DownloadRequest\x1a\x14.google.api.HttpBody\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/download/{name}\x12H\n" +
-	"\x06NoRule\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.EverythingB@Z>github.com/portico-gw/portico/gen/portico/testing/v1;testingv1b\x06proto3"
+	"\x06NoRule\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\x12p\n" +
+	"\fServerStream\x12!.portico.testing.v1.StreamRequest\x1a\x1f.portico.testing.v1.StreamReply\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/stream/{count}0\x01\x12o\n" +
+	"\fClientStream\x12\x1f.portico.testing.v1.StreamReply\x1a\x1f.portico.testing.v1.StreamReply\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/clientstream(\x01\x12g\n" +
+	"\n" +
+	"BidiStream\x12\x1f.portico.testing.v1.StreamReply\x1a\x1f.portico.testing.v1.StreamReply\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/bidi(\x010\x01B@Z>github.com/portico-gw/portico/gen/portico/testing/v1;testingv1b\x06proto3"
 
 var (
 	file_portico_testing_v1_echo_proto_rawDescOnce sync.Once
@@ -1153,41 +1295,43 @@ func file_portico_testing_v1_echo_proto_rawDescGZIP() []byte {
 }
 
 var file_portico_testing_v1_echo_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_portico_testing_v1_echo_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_portico_testing_v1_echo_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_portico_testing_v1_echo_proto_goTypes = []any{
 	(Color)(0),                     // 0: portico.testing.v1.Color
 	(*Nested)(nil),                 // 1: portico.testing.v1.Nested
 	(*Everything)(nil),             // 2: portico.testing.v1.Everything
-	(*FailRequest)(nil),            // 3: portico.testing.v1.FailRequest
-	(*ErrorInfoDetail)(nil),        // 4: portico.testing.v1.ErrorInfoDetail
-	(*MetadataResponse)(nil),       // 5: portico.testing.v1.MetadataResponse
-	(*SleepRequest)(nil),           // 6: portico.testing.v1.SleepRequest
-	(*SleepResponse)(nil),          // 7: portico.testing.v1.SleepResponse
-	(*UploadResponse)(nil),         // 8: portico.testing.v1.UploadResponse
-	(*UploadFieldRequest)(nil),     // 9: portico.testing.v1.UploadFieldRequest
-	(*DownloadRequest)(nil),        // 10: portico.testing.v1.DownloadRequest
-	nil,                            // 11: portico.testing.v1.Everything.StringMapEntry
-	nil,                            // 12: portico.testing.v1.Everything.IntMapEntry
-	nil,                            // 13: portico.testing.v1.Everything.NestedMapEntry
-	nil,                            // 14: portico.testing.v1.Everything.ColorMapEntry
-	nil,                            // 15: portico.testing.v1.MetadataResponse.IncomingEntry
-	(*wrapperspb.DoubleValue)(nil), // 16: google.protobuf.DoubleValue
-	(*wrapperspb.FloatValue)(nil),  // 17: google.protobuf.FloatValue
-	(*wrapperspb.Int64Value)(nil),  // 18: google.protobuf.Int64Value
-	(*wrapperspb.UInt64Value)(nil), // 19: google.protobuf.UInt64Value
-	(*wrapperspb.Int32Value)(nil),  // 20: google.protobuf.Int32Value
-	(*wrapperspb.UInt32Value)(nil), // 21: google.protobuf.UInt32Value
-	(*wrapperspb.BoolValue)(nil),   // 22: google.protobuf.BoolValue
-	(*wrapperspb.StringValue)(nil), // 23: google.protobuf.StringValue
-	(*wrapperspb.BytesValue)(nil),  // 24: google.protobuf.BytesValue
-	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 26: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),  // 27: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),        // 28: google.protobuf.Struct
-	(*structpb.Value)(nil),         // 29: google.protobuf.Value
-	(*anypb.Any)(nil),              // 30: google.protobuf.Any
-	(*httpbody.HttpBody)(nil),      // 31: google.api.HttpBody
-	(*emptypb.Empty)(nil),          // 32: google.protobuf.Empty
+	(*StreamRequest)(nil),          // 3: portico.testing.v1.StreamRequest
+	(*StreamReply)(nil),            // 4: portico.testing.v1.StreamReply
+	(*FailRequest)(nil),            // 5: portico.testing.v1.FailRequest
+	(*ErrorInfoDetail)(nil),        // 6: portico.testing.v1.ErrorInfoDetail
+	(*MetadataResponse)(nil),       // 7: portico.testing.v1.MetadataResponse
+	(*SleepRequest)(nil),           // 8: portico.testing.v1.SleepRequest
+	(*SleepResponse)(nil),          // 9: portico.testing.v1.SleepResponse
+	(*UploadResponse)(nil),         // 10: portico.testing.v1.UploadResponse
+	(*UploadFieldRequest)(nil),     // 11: portico.testing.v1.UploadFieldRequest
+	(*DownloadRequest)(nil),        // 12: portico.testing.v1.DownloadRequest
+	nil,                            // 13: portico.testing.v1.Everything.StringMapEntry
+	nil,                            // 14: portico.testing.v1.Everything.IntMapEntry
+	nil,                            // 15: portico.testing.v1.Everything.NestedMapEntry
+	nil,                            // 16: portico.testing.v1.Everything.ColorMapEntry
+	nil,                            // 17: portico.testing.v1.MetadataResponse.IncomingEntry
+	(*wrapperspb.DoubleValue)(nil), // 18: google.protobuf.DoubleValue
+	(*wrapperspb.FloatValue)(nil),  // 19: google.protobuf.FloatValue
+	(*wrapperspb.Int64Value)(nil),  // 20: google.protobuf.Int64Value
+	(*wrapperspb.UInt64Value)(nil), // 21: google.protobuf.UInt64Value
+	(*wrapperspb.Int32Value)(nil),  // 22: google.protobuf.Int32Value
+	(*wrapperspb.UInt32Value)(nil), // 23: google.protobuf.UInt32Value
+	(*wrapperspb.BoolValue)(nil),   // 24: google.protobuf.BoolValue
+	(*wrapperspb.StringValue)(nil), // 25: google.protobuf.StringValue
+	(*wrapperspb.BytesValue)(nil),  // 26: google.protobuf.BytesValue
+	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 28: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),  // 29: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),        // 30: google.protobuf.Struct
+	(*structpb.Value)(nil),         // 31: google.protobuf.Value
+	(*anypb.Any)(nil),              // 32: google.protobuf.Any
+	(*httpbody.HttpBody)(nil),      // 33: google.api.HttpBody
+	(*emptypb.Empty)(nil),          // 34: google.protobuf.Empty
 }
 var file_portico_testing_v1_echo_proto_depIdxs = []int32{
 	1,  // 0: portico.testing.v1.Nested.child:type_name -> portico.testing.v1.Nested
@@ -1195,56 +1339,63 @@ var file_portico_testing_v1_echo_proto_depIdxs = []int32{
 	0,  // 2: portico.testing.v1.Everything.repeated_color:type_name -> portico.testing.v1.Color
 	1,  // 3: portico.testing.v1.Everything.repeated_nested:type_name -> portico.testing.v1.Nested
 	1,  // 4: portico.testing.v1.Everything.nested:type_name -> portico.testing.v1.Nested
-	16, // 5: portico.testing.v1.Everything.double_wrapper:type_name -> google.protobuf.DoubleValue
-	17, // 6: portico.testing.v1.Everything.float_wrapper:type_name -> google.protobuf.FloatValue
-	18, // 7: portico.testing.v1.Everything.int64_wrapper:type_name -> google.protobuf.Int64Value
-	19, // 8: portico.testing.v1.Everything.uint64_wrapper:type_name -> google.protobuf.UInt64Value
-	20, // 9: portico.testing.v1.Everything.int32_wrapper:type_name -> google.protobuf.Int32Value
-	21, // 10: portico.testing.v1.Everything.uint32_wrapper:type_name -> google.protobuf.UInt32Value
-	22, // 11: portico.testing.v1.Everything.bool_wrapper:type_name -> google.protobuf.BoolValue
-	23, // 12: portico.testing.v1.Everything.string_wrapper:type_name -> google.protobuf.StringValue
-	24, // 13: portico.testing.v1.Everything.bytes_wrapper:type_name -> google.protobuf.BytesValue
-	25, // 14: portico.testing.v1.Everything.timestamp:type_name -> google.protobuf.Timestamp
-	26, // 15: portico.testing.v1.Everything.duration:type_name -> google.protobuf.Duration
-	27, // 16: portico.testing.v1.Everything.field_mask:type_name -> google.protobuf.FieldMask
-	28, // 17: portico.testing.v1.Everything.struct_value:type_name -> google.protobuf.Struct
-	29, // 18: portico.testing.v1.Everything.value:type_name -> google.protobuf.Value
-	30, // 19: portico.testing.v1.Everything.any:type_name -> google.protobuf.Any
-	11, // 20: portico.testing.v1.Everything.string_map:type_name -> portico.testing.v1.Everything.StringMapEntry
-	12, // 21: portico.testing.v1.Everything.int_map:type_name -> portico.testing.v1.Everything.IntMapEntry
-	13, // 22: portico.testing.v1.Everything.nested_map:type_name -> portico.testing.v1.Everything.NestedMapEntry
-	14, // 23: portico.testing.v1.Everything.color_map:type_name -> portico.testing.v1.Everything.ColorMapEntry
-	15, // 24: portico.testing.v1.MetadataResponse.incoming:type_name -> portico.testing.v1.MetadataResponse.IncomingEntry
-	26, // 25: portico.testing.v1.SleepRequest.duration:type_name -> google.protobuf.Duration
-	26, // 26: portico.testing.v1.SleepResponse.remaining_deadline:type_name -> google.protobuf.Duration
-	31, // 27: portico.testing.v1.UploadFieldRequest.file:type_name -> google.api.HttpBody
-	1,  // 28: portico.testing.v1.Everything.NestedMapEntry.value:type_name -> portico.testing.v1.Nested
-	0,  // 29: portico.testing.v1.Everything.ColorMapEntry.value:type_name -> portico.testing.v1.Color
-	2,  // 30: portico.testing.v1.EchoService.Echo:input_type -> portico.testing.v1.Everything
-	2,  // 31: portico.testing.v1.EchoService.EchoResponseBody:input_type -> portico.testing.v1.Everything
-	2,  // 32: portico.testing.v1.EchoService.GetResource:input_type -> portico.testing.v1.Everything
-	3,  // 33: portico.testing.v1.EchoService.Fail:input_type -> portico.testing.v1.FailRequest
-	32, // 34: portico.testing.v1.EchoService.Metadata:input_type -> google.protobuf.Empty
-	6,  // 35: portico.testing.v1.EchoService.Sleep:input_type -> portico.testing.v1.SleepRequest
-	31, // 36: portico.testing.v1.EchoService.Upload:input_type -> google.api.HttpBody
-	9,  // 37: portico.testing.v1.EchoService.UploadField:input_type -> portico.testing.v1.UploadFieldRequest
-	10, // 38: portico.testing.v1.EchoService.Download:input_type -> portico.testing.v1.DownloadRequest
-	2,  // 39: portico.testing.v1.EchoService.NoRule:input_type -> portico.testing.v1.Everything
-	2,  // 40: portico.testing.v1.EchoService.Echo:output_type -> portico.testing.v1.Everything
-	2,  // 41: portico.testing.v1.EchoService.EchoResponseBody:output_type -> portico.testing.v1.Everything
-	2,  // 42: portico.testing.v1.EchoService.GetResource:output_type -> portico.testing.v1.Everything
-	32, // 43: portico.testing.v1.EchoService.Fail:output_type -> google.protobuf.Empty
-	5,  // 44: portico.testing.v1.EchoService.Metadata:output_type -> portico.testing.v1.MetadataResponse
-	7,  // 45: portico.testing.v1.EchoService.Sleep:output_type -> portico.testing.v1.SleepResponse
-	8,  // 46: portico.testing.v1.EchoService.Upload:output_type -> portico.testing.v1.UploadResponse
-	8,  // 47: portico.testing.v1.EchoService.UploadField:output_type -> portico.testing.v1.UploadResponse
-	31, // 48: portico.testing.v1.EchoService.Download:output_type -> google.api.HttpBody
-	2,  // 49: portico.testing.v1.EchoService.NoRule:output_type -> portico.testing.v1.Everything
-	40, // [40:50] is the sub-list for method output_type
-	30, // [30:40] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	18, // 5: portico.testing.v1.Everything.double_wrapper:type_name -> google.protobuf.DoubleValue
+	19, // 6: portico.testing.v1.Everything.float_wrapper:type_name -> google.protobuf.FloatValue
+	20, // 7: portico.testing.v1.Everything.int64_wrapper:type_name -> google.protobuf.Int64Value
+	21, // 8: portico.testing.v1.Everything.uint64_wrapper:type_name -> google.protobuf.UInt64Value
+	22, // 9: portico.testing.v1.Everything.int32_wrapper:type_name -> google.protobuf.Int32Value
+	23, // 10: portico.testing.v1.Everything.uint32_wrapper:type_name -> google.protobuf.UInt32Value
+	24, // 11: portico.testing.v1.Everything.bool_wrapper:type_name -> google.protobuf.BoolValue
+	25, // 12: portico.testing.v1.Everything.string_wrapper:type_name -> google.protobuf.StringValue
+	26, // 13: portico.testing.v1.Everything.bytes_wrapper:type_name -> google.protobuf.BytesValue
+	27, // 14: portico.testing.v1.Everything.timestamp:type_name -> google.protobuf.Timestamp
+	28, // 15: portico.testing.v1.Everything.duration:type_name -> google.protobuf.Duration
+	29, // 16: portico.testing.v1.Everything.field_mask:type_name -> google.protobuf.FieldMask
+	30, // 17: portico.testing.v1.Everything.struct_value:type_name -> google.protobuf.Struct
+	31, // 18: portico.testing.v1.Everything.value:type_name -> google.protobuf.Value
+	32, // 19: portico.testing.v1.Everything.any:type_name -> google.protobuf.Any
+	13, // 20: portico.testing.v1.Everything.string_map:type_name -> portico.testing.v1.Everything.StringMapEntry
+	14, // 21: portico.testing.v1.Everything.int_map:type_name -> portico.testing.v1.Everything.IntMapEntry
+	15, // 22: portico.testing.v1.Everything.nested_map:type_name -> portico.testing.v1.Everything.NestedMapEntry
+	16, // 23: portico.testing.v1.Everything.color_map:type_name -> portico.testing.v1.Everything.ColorMapEntry
+	28, // 24: portico.testing.v1.StreamRequest.interval:type_name -> google.protobuf.Duration
+	17, // 25: portico.testing.v1.MetadataResponse.incoming:type_name -> portico.testing.v1.MetadataResponse.IncomingEntry
+	28, // 26: portico.testing.v1.SleepRequest.duration:type_name -> google.protobuf.Duration
+	28, // 27: portico.testing.v1.SleepResponse.remaining_deadline:type_name -> google.protobuf.Duration
+	33, // 28: portico.testing.v1.UploadFieldRequest.file:type_name -> google.api.HttpBody
+	1,  // 29: portico.testing.v1.Everything.NestedMapEntry.value:type_name -> portico.testing.v1.Nested
+	0,  // 30: portico.testing.v1.Everything.ColorMapEntry.value:type_name -> portico.testing.v1.Color
+	2,  // 31: portico.testing.v1.EchoService.Echo:input_type -> portico.testing.v1.Everything
+	2,  // 32: portico.testing.v1.EchoService.EchoResponseBody:input_type -> portico.testing.v1.Everything
+	2,  // 33: portico.testing.v1.EchoService.GetResource:input_type -> portico.testing.v1.Everything
+	5,  // 34: portico.testing.v1.EchoService.Fail:input_type -> portico.testing.v1.FailRequest
+	34, // 35: portico.testing.v1.EchoService.Metadata:input_type -> google.protobuf.Empty
+	8,  // 36: portico.testing.v1.EchoService.Sleep:input_type -> portico.testing.v1.SleepRequest
+	33, // 37: portico.testing.v1.EchoService.Upload:input_type -> google.api.HttpBody
+	11, // 38: portico.testing.v1.EchoService.UploadField:input_type -> portico.testing.v1.UploadFieldRequest
+	12, // 39: portico.testing.v1.EchoService.Download:input_type -> portico.testing.v1.DownloadRequest
+	2,  // 40: portico.testing.v1.EchoService.NoRule:input_type -> portico.testing.v1.Everything
+	3,  // 41: portico.testing.v1.EchoService.ServerStream:input_type -> portico.testing.v1.StreamRequest
+	4,  // 42: portico.testing.v1.EchoService.ClientStream:input_type -> portico.testing.v1.StreamReply
+	4,  // 43: portico.testing.v1.EchoService.BidiStream:input_type -> portico.testing.v1.StreamReply
+	2,  // 44: portico.testing.v1.EchoService.Echo:output_type -> portico.testing.v1.Everything
+	2,  // 45: portico.testing.v1.EchoService.EchoResponseBody:output_type -> portico.testing.v1.Everything
+	2,  // 46: portico.testing.v1.EchoService.GetResource:output_type -> portico.testing.v1.Everything
+	34, // 47: portico.testing.v1.EchoService.Fail:output_type -> google.protobuf.Empty
+	7,  // 48: portico.testing.v1.EchoService.Metadata:output_type -> portico.testing.v1.MetadataResponse
+	9,  // 49: portico.testing.v1.EchoService.Sleep:output_type -> portico.testing.v1.SleepResponse
+	10, // 50: portico.testing.v1.EchoService.Upload:output_type -> portico.testing.v1.UploadResponse
+	10, // 51: portico.testing.v1.EchoService.UploadField:output_type -> portico.testing.v1.UploadResponse
+	33, // 52: portico.testing.v1.EchoService.Download:output_type -> google.api.HttpBody
+	2,  // 53: portico.testing.v1.EchoService.NoRule:output_type -> portico.testing.v1.Everything
+	4,  // 54: portico.testing.v1.EchoService.ServerStream:output_type -> portico.testing.v1.StreamReply
+	4,  // 55: portico.testing.v1.EchoService.ClientStream:output_type -> portico.testing.v1.StreamReply
+	4,  // 56: portico.testing.v1.EchoService.BidiStream:output_type -> portico.testing.v1.StreamReply
+	44, // [44:57] is the sub-list for method output_type
+	31, // [31:44] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_portico_testing_v1_echo_proto_init() }
@@ -1262,7 +1413,7 @@ func file_portico_testing_v1_echo_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portico_testing_v1_echo_proto_rawDesc), len(file_portico_testing_v1_echo_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

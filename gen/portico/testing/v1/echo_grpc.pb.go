@@ -36,6 +36,9 @@ const (
 	EchoService_UploadField_FullMethodName      = "/portico.testing.v1.EchoService/UploadField"
 	EchoService_Download_FullMethodName         = "/portico.testing.v1.EchoService/Download"
 	EchoService_NoRule_FullMethodName           = "/portico.testing.v1.EchoService/NoRule"
+	EchoService_ServerStream_FullMethodName     = "/portico.testing.v1.EchoService/ServerStream"
+	EchoService_ClientStream_FullMethodName     = "/portico.testing.v1.EchoService/ClientStream"
+	EchoService_BidiStream_FullMethodName       = "/portico.testing.v1.EchoService/BidiStream"
 )
 
 // EchoServiceClient is the client API for EchoService service.
@@ -87,6 +90,16 @@ type EchoServiceClient interface {
 	// NoRule returns the request unchanged. It has no HTTP rule, so it is
 	// reachable only as POST /portico.testing.v1.EchoService/NoRule.
 	NoRule(ctx context.Context, in *Everything, opts ...grpc.CallOption) (*Everything, error)
+	// ServerStream sends `count` replies (index 0…count-1, text copied from the
+	// request), waiting `interval` between them. With fail_after > 0 it fails
+	// with status fail_code (UNKNOWN when 0) after sending fail_after replies.
+	ServerStream(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamReply], error)
+	// ClientStream reads every request and answers once: index is the number
+	// of requests, text their texts joined by ",".
+	ClientStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StreamReply, StreamReply], error)
+	// BidiStream answers each request at once with the same text and the
+	// request's position as index.
+	BidiStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamReply, StreamReply], error)
 }
 
 type echoServiceClient struct {
@@ -197,6 +210,51 @@ func (c *echoServiceClient) NoRule(ctx context.Context, in *Everything, opts ...
 	return out, nil
 }
 
+func (c *echoServiceClient) ServerStream(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EchoService_ServiceDesc.Streams[0], EchoService_ServerStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamRequest, StreamReply]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_ServerStreamClient = grpc.ServerStreamingClient[StreamReply]
+
+func (c *echoServiceClient) ClientStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[StreamReply, StreamReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EchoService_ServiceDesc.Streams[1], EchoService_ClientStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamReply, StreamReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_ClientStreamClient = grpc.ClientStreamingClient[StreamReply, StreamReply]
+
+func (c *echoServiceClient) BidiStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[StreamReply, StreamReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EchoService_ServiceDesc.Streams[2], EchoService_BidiStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamReply, StreamReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_BidiStreamClient = grpc.BidiStreamingClient[StreamReply, StreamReply]
+
 // EchoServiceServer is the server API for EchoService service.
 // All implementations must embed UnimplementedEchoServiceServer
 // for forward compatibility.
@@ -246,6 +304,16 @@ type EchoServiceServer interface {
 	// NoRule returns the request unchanged. It has no HTTP rule, so it is
 	// reachable only as POST /portico.testing.v1.EchoService/NoRule.
 	NoRule(context.Context, *Everything) (*Everything, error)
+	// ServerStream sends `count` replies (index 0…count-1, text copied from the
+	// request), waiting `interval` between them. With fail_after > 0 it fails
+	// with status fail_code (UNKNOWN when 0) after sending fail_after replies.
+	ServerStream(*StreamRequest, grpc.ServerStreamingServer[StreamReply]) error
+	// ClientStream reads every request and answers once: index is the number
+	// of requests, text their texts joined by ",".
+	ClientStream(grpc.ClientStreamingServer[StreamReply, StreamReply]) error
+	// BidiStream answers each request at once with the same text and the
+	// request's position as index.
+	BidiStream(grpc.BidiStreamingServer[StreamReply, StreamReply]) error
 	mustEmbedUnimplementedEchoServiceServer()
 }
 
@@ -285,6 +353,15 @@ func (UnimplementedEchoServiceServer) Download(context.Context, *DownloadRequest
 }
 func (UnimplementedEchoServiceServer) NoRule(context.Context, *Everything) (*Everything, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method NoRule not implemented")
+}
+func (UnimplementedEchoServiceServer) ServerStream(*StreamRequest, grpc.ServerStreamingServer[StreamReply]) error {
+	return status.Errorf(codes.Unimplemented, "method ServerStream not implemented")
+}
+func (UnimplementedEchoServiceServer) ClientStream(grpc.ClientStreamingServer[StreamReply, StreamReply]) error {
+	return status.Errorf(codes.Unimplemented, "method ClientStream not implemented")
+}
+func (UnimplementedEchoServiceServer) BidiStream(grpc.BidiStreamingServer[StreamReply, StreamReply]) error {
+	return status.Errorf(codes.Unimplemented, "method BidiStream not implemented")
 }
 func (UnimplementedEchoServiceServer) mustEmbedUnimplementedEchoServiceServer() {}
 func (UnimplementedEchoServiceServer) testEmbeddedByValue()                     {}
@@ -487,6 +564,31 @@ func _EchoService_NoRule_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EchoService_ServerStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EchoServiceServer).ServerStream(m, &grpc.GenericServerStream[StreamRequest, StreamReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_ServerStreamServer = grpc.ServerStreamingServer[StreamReply]
+
+func _EchoService_ClientStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(EchoServiceServer).ClientStream(&grpc.GenericServerStream[StreamReply, StreamReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_ClientStreamServer = grpc.ClientStreamingServer[StreamReply, StreamReply]
+
+func _EchoService_BidiStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(EchoServiceServer).BidiStream(&grpc.GenericServerStream[StreamReply, StreamReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EchoService_BidiStreamServer = grpc.BidiStreamingServer[StreamReply, StreamReply]
+
 // EchoService_ServiceDesc is the grpc.ServiceDesc for EchoService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -535,6 +637,23 @@ var EchoService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _EchoService_NoRule_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ServerStream",
+			Handler:       _EchoService_ServerStream_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ClientStream",
+			Handler:       _EchoService_ClientStream_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "BidiStream",
+			Handler:       _EchoService_BidiStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "portico/testing/v1/echo.proto",
 }

@@ -1,0 +1,146 @@
+package transcoder
+
+import (
+	"context"
+	"io"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/portico-gw/portico/upstream"
+)
+
+// clientStream is one client protocol's side of a call (gRPC, gRPC-Web,
+// Connect): it reads request messages from the client and writes the
+// backend's replies back in its own framing. Messages cross this interface
+// in the protobuf wire format; a protocol that speaks JSON transcodes at its
+// edge.
+type clientStream interface {
+	// receive returns the next request message, or io.EOF after the last.
+	// The slice belongs to the caller. Other errors are gRPC statuses
+	// (INVALID_ARGUMENT for a malformed frame, RESOURCE_EXHAUSTED for an
+	// oversized one, CANCELED when the client went away).
+	receive() ([]byte, error)
+	// sendHeader is called once, before the first reply message, with the
+	// backend's header metadata.
+	sendHeader(header metadata.MD) error
+	// send writes one reply message and flushes it to the client.
+	send(msg []byte) error
+	// finish ends the call. headerSent says whether sendHeader was called;
+	// if not, this is a trailers-only response and header holds whatever
+	// header metadata the backend sent.
+	finish(st *status.Status, headerSent bool, header, trailer metadata.MD)
+}
+
+// proxyStream runs one call of any shape between a client protocol and the
+// backend that serves m. ctx carries the call's deadline and outgoing
+// metadata.
+//
+// When the method takes a single request message, that message is read and
+// checked (exactly one, well-formed) before the backend is called, so bad
+// input is never forwarded. Replies are written as they arrive, one at a
+// time: a slow client blocks send, which stops reading from the backend, so
+// HTTP/2 flow control slows the backend instead of Portico buffering.
+func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
+	clientStreams := m.desc.IsStreamingClient()
+	var first []byte
+	if !clientStreams {
+		msg, err := c.receive()
+		if err == io.EOF {
+			err = status.Errorf(codes.InvalidArgument, "%s takes one request message; the request has none", m.desc.FullName())
+		}
+		if err != nil {
+			c.finish(toStatus(err), false, nil, nil)
+			return
+		}
+		if _, err := c.receive(); err != io.EOF {
+			if err == nil {
+				err = status.Errorf(codes.InvalidArgument, "%s takes one request message; the request has more", m.desc.FullName())
+			}
+			c.finish(toStatus(err), false, nil, nil)
+			return
+		}
+		first = msg
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	desc := &grpc.StreamDesc{
+		StreamName:    string(m.desc.Name()),
+		ServerStreams: m.desc.IsStreamingServer(),
+		ClientStreams: clientStreams,
+	}
+	cs, err := m.backend.conn.NewStream(ctx, desc, m.grpcPath, grpc.ForceCodecV2(upstream.RawCodec{}))
+	if err != nil {
+		c.finish(toStatus(err), false, nil, nil)
+		return
+	}
+
+	// clientErr receives the request side's failure, if any, before the call
+	// is canceled because of it, so the reply loop can report the client's
+	// error rather than the cancellation it caused.
+	clientErr := make(chan error, 1)
+	if clientStreams {
+		go func() {
+			for {
+				msg, err := c.receive()
+				if err == io.EOF {
+					_ = cs.CloseSend()
+					return
+				}
+				if err != nil {
+					clientErr <- err
+					cancel()
+					return
+				}
+				if err := cs.SendMsg(&upstream.Frame{Data: msg}); err != nil {
+					// The backend ended the call; its status comes
+					// from RecvMsg.
+					return
+				}
+			}
+		}()
+	} else if err := cs.SendMsg(&upstream.Frame{Data: first}); err == nil {
+		_ = cs.CloseSend()
+	}
+
+	headerSent := false
+	var st *status.Status
+	for {
+		var reply upstream.Frame
+		if err := cs.RecvMsg(&reply); err != nil {
+			if err == io.EOF {
+				st = status.New(codes.OK, "")
+			} else {
+				st = toStatus(err)
+			}
+			break
+		}
+		if !headerSent {
+			header, _ := cs.Header()
+			if err := c.sendHeader(header); err != nil {
+				st = status.New(codes.Canceled, "client went away")
+				break
+			}
+			headerSent = true
+		}
+		if err := c.send(reply.Data); err != nil {
+			st = status.New(codes.Canceled, "client went away")
+			break
+		}
+	}
+	select {
+	case err := <-clientErr:
+		st = toStatus(err)
+	default:
+	}
+	var header metadata.MD
+	if !headerSent {
+		header, _ = cs.Header()
+	}
+	trailer := cs.Trailer()
+	cancel()
+	c.finish(st, headerSent, header, trailer)
+}
