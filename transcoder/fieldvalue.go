@@ -2,12 +2,12 @@ package transcoder
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -114,18 +114,21 @@ func fillWKTFromText(m protoreflect.Message, text string) error {
 	md := m.Descriptor()
 	fields := md.Fields()
 	switch md.FullName()[len("google.protobuf."):] {
-	case "Timestamp":
-		sec, nanos, err := parseTimestampText(text)
+	case "Timestamp", "Duration":
+		// The text form is exactly the JSON string form, so protojson
+		// parses it: a value is accepted here if and only if it would be
+		// in a JSON body.
+		quoted, err := json.Marshal(text)
 		if err != nil {
 			return err
 		}
-		return setWKTSecondsNanos(m, sec, nanos)
-	case "Duration":
-		sec, nanos, err := parseDurationText(text)
-		if err != nil {
-			return err
+		if err := (protojson.UnmarshalOptions{}).Unmarshal(quoted, m.Interface()); err != nil {
+			if md.Name() == "Timestamp" {
+				return errors.New(`not an RFC 3339 timestamp such as "2024-01-02T03:04:05.5Z"`)
+			}
+			return errors.New(`not a duration such as "1.5s"`)
 		}
-		return setWKTSecondsNanos(m, sec, nanos)
+		return nil
 	case "FieldMask":
 		return fillFieldMaskText(m, text)
 	case "Value":
@@ -177,78 +180,6 @@ func textLooksLikeJSON(text string) bool {
 	c := t[0]
 	return c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') ||
 		c == 't' || c == 'f' || c == 'n'
-}
-
-func setWKTSecondsNanos(m protoreflect.Message, sec int64, nanos int32) error {
-	fields := m.Descriptor().Fields()
-	sf, nf := fields.ByNumber(1), fields.ByNumber(2)
-	if sf == nil || nf == nil || sf.Kind() != protoreflect.Int64Kind || nf.Kind() != protoreflect.Int32Kind {
-		return fmt.Errorf("%s does not have the expected seconds and nanos fields", m.Descriptor().FullName())
-	}
-	m.Set(sf, protoreflect.ValueOfInt64(sec))
-	m.Set(nf, protoreflect.ValueOfInt32(nanos))
-	return nil
-}
-
-// Valid ranges of google.protobuf.Timestamp and Duration.
-const (
-	textMinTimestampSeconds = -62135596800 // 0001-01-01T00:00:00Z
-	textMaxTimestampSeconds = 253402300799 // 9999-12-31T23:59:59Z
-	textMaxDurationSeconds  = 315576000000 // 10,000 years
-)
-
-func parseTimestampText(text string) (int64, int32, error) {
-	t, err := time.Parse(time.RFC3339Nano, text)
-	if err != nil {
-		return 0, 0, fmt.Errorf("not an RFC 3339 timestamp")
-	}
-	sec := t.Unix()
-	if sec < textMinTimestampSeconds || sec > textMaxTimestampSeconds {
-		return 0, 0, fmt.Errorf("timestamp out of range")
-	}
-	return sec, int32(t.Nanosecond()), nil
-}
-
-// parseDurationText parses the protojson form of a Duration: an optional "-",
-// decimal seconds with at most nine fractional digits, and an "s".
-func parseDurationText(text string) (int64, int32, error) {
-	bad := errors.New(`not a duration such as "1.5s"`)
-	s, ok := strings.CutSuffix(text, "s")
-	if !ok {
-		return 0, 0, bad
-	}
-	neg := false
-	if strings.HasPrefix(s, "-") {
-		neg, s = true, s[1:]
-	}
-	intPart, frac, hasFrac := strings.Cut(s, ".")
-	if intPart == "" || !isAllDigits(intPart) || (hasFrac && (frac == "" || !isAllDigits(frac) || len(frac) > 9)) {
-		return 0, 0, bad
-	}
-	sec, err := strconv.ParseInt(intPart, 10, 64)
-	if err != nil || sec > textMaxDurationSeconds {
-		return 0, 0, errors.New("duration out of range")
-	}
-	var nanos int32
-	for i := 0; i < 9; i++ {
-		nanos *= 10
-		if i < len(frac) {
-			nanos += int32(frac[i] - '0')
-		}
-	}
-	if neg {
-		sec, nanos = -sec, -nanos
-	}
-	return sec, nanos, nil
-}
-
-func isAllDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // fillFieldMaskText sets the paths of a FieldMask from a comma-separated list.
@@ -383,7 +314,15 @@ func isDecimalIntText(s string, signed bool) bool {
 	if s != "" && (s[0] == '+' || (signed && s[0] == '-')) {
 		s = s[1:]
 	}
-	return s != "" && isAllDigits(s)
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func parseFloatText(text string, bits int) (float64, error) {

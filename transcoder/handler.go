@@ -27,10 +27,75 @@ func (h *Handler) Snapshot() *Snapshot { return h.snapshot.Load() }
 // Requests already running keep the snapshot they started with.
 func (h *Handler) Swap(s *Snapshot) *Snapshot { return h.snapshot.Swap(s) }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. It picks the protocol from the
+// request (see [classifyProtocol]) and serves it from the current snapshot.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.snapshot.Load()
-	s.serveREST(w, r)
+	switch classifyProtocol(r) {
+	case protocolGRPC:
+		s.serveGRPC(w, r)
+	case protocolGRPCWeb:
+		s.serveGRPCWeb(w, r)
+	case protocolConnectUnary:
+		s.serveConnectUnary(w, r)
+	case protocolConnectStream:
+		s.serveConnectStream(w, r)
+	default:
+		s.serveREST(w, r)
+	}
+}
+
+// protocol is a client protocol Portico speaks on its one listener.
+type protocol uint8
+
+const (
+	protocolREST protocol = iota
+	protocolGRPC
+	protocolGRPCWeb
+	protocolConnectUnary
+	protocolConnectStream
+)
+
+// classifyProtocol tells the protocol of a request from its content type,
+// then its headers:
+//
+//   - application/grpc-web, application/grpc-web+proto|+json,
+//     application/grpc-web-text[+proto]: gRPC-Web;
+//   - application/grpc, application/grpc+proto|+json|…: gRPC;
+//   - application/connect+proto|+json: Connect streaming;
+//   - application/proto, or application/json with a Connect-Protocol-Version
+//     header, sent with POST: Connect unary; GET with connect=v1 in the query
+//     (Connect's side-effect-free GET form): Connect unary;
+//   - anything else: REST, routed by the google.api.http bindings.
+//
+// Media types compare case-insensitively and ignore parameters. Plain JSON
+// without Connect-Protocol-Version stays REST, so POST /pkg.Service/Method
+// with a JSON body from curl gets REST's google.rpc.Status errors.
+func classifyProtocol(r *http.Request) protocol {
+	ct := r.Header.Get("Content-Type")
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	switch {
+	case strings.HasPrefix(ct, "application/grpc-web"):
+		return protocolGRPCWeb
+	case ct == "application/grpc" || strings.HasPrefix(ct, "application/grpc+"):
+		return protocolGRPC
+	case strings.HasPrefix(ct, "application/connect+"):
+		return protocolConnectStream
+	}
+	switch r.Method {
+	case http.MethodPost:
+		if ct == "application/proto" || (ct == "application/json" && r.Header.Get("Connect-Protocol-Version") != "") {
+			return protocolConnectUnary
+		}
+	case http.MethodGet:
+		if strings.Contains(r.URL.RawQuery, "connect=v1") && r.URL.Query().Get("connect") == "v1" {
+			return protocolConnectUnary
+		}
+	}
+	return protocolREST
 }
 
 // forwardSet lowercases the configured forward-header allow-list once.

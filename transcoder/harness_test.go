@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,9 +58,41 @@ func startGateway(t *testing.T, mode string, opts transcoder.Options, backends .
 		t.Fatal(err)
 	}
 	h := transcoder.NewHandler(snap)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &gateway{url: srv.URL, handler: h}
+	return &gateway{url: serveH2C(t, h), handler: h}
+}
+
+// serveH2C serves h on a loopback port with HTTP/1.1 and HTTP/2 without TLS
+// (h2c), as portico serve does, until the test ends; it returns the base
+// URL.
+func serveH2C(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: h, Protocols: &protocols}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		srv.Close()
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// h2cClient is an HTTP client that speaks HTTP/2 without TLS, as gRPC
+// clients do. Its idle connections are closed when the test ends.
+func h2cClient(t *testing.T) *http.Client {
+	t.Helper()
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &protocols}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 func loadSchema(t *testing.T, mode string, conn *upstream.Backend, b *testbackend.Backend) *schema.Schema {

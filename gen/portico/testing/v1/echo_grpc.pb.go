@@ -84,7 +84,7 @@ type EchoServiceClient interface {
 	// size and bytes, and name.
 	UploadField(ctx context.Context, in *UploadFieldRequest, opts ...grpc.CallOption) (*UploadResponse, error)
 	// Download returns an HttpBody whose data is the UTF-8 bytes of
-	// "hello <name>" and whose content_type is the request's content_type
+	// "content of <name>" and whose content_type is the request's content_type
 	// (default "text/plain; charset=utf-8").
 	Download(ctx context.Context, in *DownloadRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// NoRule returns the request unchanged. It has no HTTP rule, so it is
@@ -298,7 +298,7 @@ type EchoServiceServer interface {
 	// size and bytes, and name.
 	UploadField(context.Context, *UploadFieldRequest) (*UploadResponse, error)
 	// Download returns an HttpBody whose data is the UTF-8 bytes of
-	// "hello <name>" and whose content_type is the request's content_type
+	// "content of <name>" and whose content_type is the request's content_type
 	// (default "text/plain; charset=utf-8").
 	Download(context.Context, *DownloadRequest) (*httpbody.HttpBody, error)
 	// NoRule returns the request unchanged. It has no HTTP rule, so it is

@@ -1,0 +1,16 @@
+package transcoder
+
+import (
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func (s *Snapshot) serveConnectUnary(w http.ResponseWriter, r *http.Request) {
+	s.writeRESTError(w, r, nil, nil, nil, status.Error(codes.Unimplemented, "protocol not implemented yet"))
+}
+
+func (s *Snapshot) serveConnectStream(w http.ResponseWriter, r *http.Request) {
+	s.writeRESTError(w, r, nil, nil, nil, status.Error(codes.Unimplemented, "protocol not implemented yet"))
+}
