@@ -31,6 +31,14 @@ func (h *Handler) Swap(s *Snapshot) *Snapshot { return h.snapshot.Swap(s) }
 // request (see [classifyProtocol]) and serves it from the current snapshot.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.snapshot.Load()
+	if s.cors != nil {
+		if s.cors.handle(w, r) {
+			return // a preflight, answered
+		}
+		if w.Header().Get("Access-Control-Allow-Origin") != "" {
+			w = &corsExposingWriter{ResponseWriter: w, policy: s.cors}
+		}
+	}
 	switch classifyProtocol(r) {
 	case protocolGRPC:
 		s.serveGRPC(w, r)
@@ -106,3 +114,31 @@ func forwardSet(names []string) map[string]bool {
 	}
 	return set
 }
+
+// corsExposingWriter lists the response's metadata headers in
+// Access-Control-Expose-Headers just before they are sent, whichever
+// protocol wrote them, so browser clients can read them.
+type corsExposingWriter struct {
+	http.ResponseWriter
+	policy *corsPolicy
+	wrote  bool
+}
+
+func (w *corsExposingWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.policy.exposeResponseHeaders(w.Header())
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *corsExposingWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (Flush,
+// deadlines, full duplex).
+func (w *corsExposingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

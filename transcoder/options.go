@@ -47,6 +47,12 @@ type Options struct {
 	// (cache busters, tracking tags).
 	RejectUnknownQueryParameters bool
 
+	// CORS configures cross-origin access for browser clients. Portico
+	// answers preflights itself; they never reach a backend. The zero value
+	// disables CORS. Headers in ForwardHeaders are added to the allowed
+	// request headers.
+	CORS CORSOptions
+
 	// Logger receives the gateway's log records. Nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -565,3 +565,46 @@ func TestRESTBackendUnavailable(t *testing.T) {
 	backend.Stop()
 	gw.do(t, "GET", "/v1/echo/a/1", nil, nil).errorStatus(t, 503, 14)
 }
+
+// TestRESTCORS checks CORS through the whole handler: a preflight is
+// answered by Portico without reaching a backend, and a reply's metadata
+// headers are exposed to the page.
+func TestRESTCORS(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{CORS: transcoder.CORSOptions{AllowedOrigins: []string{"https://app.example.com"}}}, backend)
+
+	pre := gw.do(t, "OPTIONS", "/v1/metadata", nil, map[string]string{
+		"Origin":                         "https://app.example.com",
+		"Access-Control-Request-Method":  "GET",
+		"Access-Control-Request-Headers": "x-grpc-web, grpc-metadata-request-id",
+	})
+	if pre.status != 204 || pre.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("preflight: %d %v", pre.status, pre.header)
+	}
+	if allowed := strings.ToLower(pre.header.Get("Access-Control-Allow-Headers")); !strings.Contains(allowed, "x-grpc-web") || !strings.Contains(allowed, "grpc-metadata-request-id") {
+		t.Errorf("Access-Control-Allow-Headers %q", allowed)
+	}
+	if backend.Calls() != 0 {
+		t.Fatal("a preflight reached the backend")
+	}
+
+	resp := gw.do(t, "GET", "/v1/metadata", nil, map[string]string{"Origin": "https://app.example.com"})
+	if resp.status != 200 || resp.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("GET: %d %v", resp.status, resp.header)
+	}
+	exposed := strings.ToLower(strings.Join(resp.header.Values("Access-Control-Expose-Headers"), ","))
+	for _, h := range []string{"grpc-metadata-x-echo-header", "grpc-trailer-x-echo-trailer", "grpc-status"} {
+		if !strings.Contains(exposed, h) {
+			t.Errorf("Access-Control-Expose-Headers %q lacks %s", exposed, h)
+		}
+	}
+
+	denied := gw.do(t, "GET", "/v1/nothing", nil, map[string]string{"Origin": "https://evil.example.org"})
+	if denied.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a denied origin got CORS headers: %v", denied.header)
+	}
+	errResp := gw.do(t, "GET", "/v1/nothing", nil, map[string]string{"Origin": "https://app.example.com"})
+	if errResp.status != 404 || errResp.header.Get("Access-Control-Allow-Origin") == "" {
+		t.Errorf("error response without CORS headers: %d %v", errResp.status, errResp.header)
+	}
+}

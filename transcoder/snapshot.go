@@ -39,6 +39,7 @@ type Backend struct {
 type Snapshot struct {
 	opts     Options
 	forward  map[string]bool // Options.ForwardHeaders, lowercased
+	cors     *corsPolicy     // nil when CORS is off
 	backends []*backendState
 	methods  map[string]*method // by gRPC path, "/pkg.Service/Method"
 	routes   router[*route]
@@ -50,6 +51,8 @@ type backendState struct {
 	name  string
 	conn  grpc.ClientConnInterface
 	types *schema.Resolver
+	// schema is the backend's schema, for the reflection service.
+	schema *schema.Schema
 }
 
 // method is one RPC, with everything a request needs resolved in advance.
@@ -104,7 +107,14 @@ type route struct {
 // exist or cannot take a path value, and two methods claiming the same HTTP
 // method and template.
 func NewSnapshot(backends []Backend, opts Options) (*Snapshot, error) {
-	s := &Snapshot{opts: opts, forward: forwardSet(opts.ForwardHeaders), methods: map[string]*method{}}
+	corsOpts := opts.CORS
+	corsOpts.AllowedHeaders = append(append([]string(nil), corsOpts.AllowedHeaders...), opts.ForwardHeaders...)
+	s := &Snapshot{
+		opts:    opts,
+		forward: forwardSet(opts.ForwardHeaders),
+		cors:    newCORSPolicy(corsOpts),
+		methods: map[string]*method{},
+	}
 	var errs []error
 	serviceOwner := map[protoreflect.FullName]string{}
 	for _, b := range backends {
@@ -112,7 +122,7 @@ func NewSnapshot(backends []Backend, opts Options) (*Snapshot, error) {
 			errs = append(errs, fmt.Errorf("backend %s: schema and connection are required", b.Name))
 			continue
 		}
-		bs := &backendState{name: b.Name, conn: b.Conn, types: b.Schema.Types()}
+		bs := &backendState{name: b.Name, conn: b.Conn, types: b.Schema.Types(), schema: b.Schema}
 		s.backends = append(s.backends, bs)
 		for _, sd := range b.Schema.Services() {
 			if owner, dup := serviceOwner[sd.FullName()]; dup {

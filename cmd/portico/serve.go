@@ -48,6 +48,11 @@ func transcodingFlags(fs *flag.FlagSet, o *transcoder.Options) {
 		o.ForwardHeaders = append(o.ForwardHeaders, v)
 		return nil
 	})
+	fs.Func("cors-origin", "allow browser calls from this origin: exact (https://app.example.com), subdomain wildcard (https://*.example.com) or * (repeatable; none: CORS off)", func(v string) error {
+		o.CORS.AllowedOrigins = append(o.CORS.AllowedOrigins, v)
+		return nil
+	})
+	fs.BoolVar(&o.CORS.AllowCredentials, "cors-credentials", false, "allow credentialed browser calls (cookies, HTTP auth) from the allowed origins")
 	fs.BoolVar(&o.RejectUnknownQueryParameters, "reject-unknown-query", false, "answer 400 to query parameters that name no field (default: ignore them)")
 }
 
