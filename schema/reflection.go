@@ -21,6 +21,11 @@ var infrastructureServices = map[protoreflect.FullName]bool{
 	"grpc.channelz.v1.Channelz":                true,
 }
 
+// IsInfrastructureService reports whether name is a tooling service a
+// backend exposes beside its API (reflection, health, channelz), which
+// Portico never routes or lists.
+func IsInfrastructureService(name protoreflect.FullName) bool { return infrastructureServices[name] }
+
 // FromReflection asks the backend behind conn for its schema through gRPC
 // server reflection (grpc.reflection.v1, falling back to v1alpha when the
 // server does not implement v1). Every service it lists, except the

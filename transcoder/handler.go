@@ -41,6 +41,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch classifyProtocol(r) {
 	case protocolGRPC:
+		if isReflectionPath(r.URL.Path) {
+			s.reflectionHandler().ServeHTTP(w, r)
+			return
+		}
 		s.serveGRPC(w, r)
 	case protocolGRPCWeb:
 		s.serveGRPCWeb(w, r)
@@ -137,6 +141,15 @@ func (w *corsExposingWriter) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher, which grpc-go's ServeHTTP (serving
+// reflection) requires by type, not through Unwrap.
+func (w *corsExposingWriter) Flush() {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer (Flush,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,11 +60,9 @@ func (s *Snapshot) lookupREST(r *http.Request) (routeMatch[*route], error) {
 	if len(allow) == 0 {
 		return m, routeNotFound(r.Method, path)
 	}
-	for _, a := range allow {
-		if a == http.MethodGet {
-			allow = append(allow, http.MethodHead)
-			break
-		}
+	if slices.Contains(allow, http.MethodGet) && !slices.Contains(allow, http.MethodHead) {
+		allow = append(allow, http.MethodHead)
+		slices.Sort(allow)
 	}
 	return m, &methodNotAllowedError{method: r.Method, path: path, allow: allow}
 }

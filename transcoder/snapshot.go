@@ -45,6 +45,9 @@ type Snapshot struct {
 	routes   router[*route]
 	// routeList keeps every route in build order, for listings.
 	routeList []*route
+	// reflection is Portico's own reflection service over every backend's
+	// schema, built on first use (reflection.go).
+	reflection reflectionState
 }
 
 type backendState struct {

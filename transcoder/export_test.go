@@ -1,0 +1,4 @@
+package transcoder
+
+// IsReflectionPath exposes isReflectionPath to the external tests.
+var IsReflectionPath = isReflectionPath
