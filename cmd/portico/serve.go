@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,7 +28,10 @@ type serveConfig struct {
 	backends      []string
 	descriptors   []string
 	schemaTimeout time.Duration
-	options       transcoder.Options
+	// tlsCert and tlsKey are PEM files; when set, the listener speaks TLS,
+	// with HTTP/2 negotiated by ALPN.
+	tlsCert, tlsKey string
+	options         transcoder.Options
 }
 
 // stringList is a flag that may repeat.
@@ -63,6 +67,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.listen, "listen", ":8080", "address to serve HTTP/1.1 and HTTP/2 (h2c) on")
 	fs.Var((*stringList)(&cfg.backends), "backend", "gRPC backend address, host:port (repeatable; each service goes to the backend that serves it)")
 	fs.Var((*stringList)(&cfg.descriptors), "descriptors", "schema file for the backend instead of reflection: a buf image or FileDescriptorSet, binary or JSON (repeatable: the i-th file is the i-th backend's)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve TLS with; HTTP/2 is then negotiated by ALPN (needs --tls-key)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.DurationVar(&cfg.schemaTimeout, "schema-timeout", 0, "how long start-up waits for backends' reflection schemas, retrying with backoff (0: wait until they load)")
 	transcodingFlags(fs, &cfg.options)
 	fs.Usage = func() {
@@ -90,6 +96,10 @@ Flags:
 	}
 	if len(cfg.backends) == 0 {
 		fmt.Fprintln(stderr, "portico serve: at least one --backend is required")
+		return 2
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		fmt.Fprintln(stderr, "portico serve: --tls-cert and --tls-key go together")
 		return 2
 	}
 	if len(cfg.descriptors) > 0 && len(cfg.descriptors) != len(cfg.backends) {
@@ -160,8 +170,16 @@ func serve(ctx context.Context, cfg serveConfig, ln net.Listener, logger *slog.L
 	if err != nil {
 		return err
 	}
-	logger.Info("serving", "address", ln.Addr().String(), "routes", len(snap.Routes()), "backends", len(backends))
-	return serveHTTP(ctx, ln, transcoder.NewHandler(snap), logger)
+	var tlsConfig *tls.Config
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	logger.Info("serving", "address", ln.Addr().String(), "tls", tlsConfig != nil, "routes", len(snap.Routes()), "backends", len(backends))
+	return serveHTTP(ctx, ln, tlsConfig, transcoder.NewHandler(snap), logger)
 }
 
 // loadSchema loads one backend's schema: from file if one is given, else by
@@ -194,21 +212,33 @@ func loadSchema(ctx context.Context, b *upstream.Backend, file string, logger *s
 	}
 }
 
-// serveHTTP serves h on ln, HTTP/1.1 and HTTP/2 without TLS (h2c) on the
-// same port, until ctx ends; then it stops accepting and gives running
-// requests up to 10 seconds to finish.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+// serveHTTP serves h on ln until ctx ends; then it stops accepting and
+// gives running requests up to 10 seconds to finish. Without TLS the port
+// speaks HTTP/1.1 and HTTP/2 without TLS (h2c, as gRPC clients do); with
+// TLS it speaks HTTP/1.1 and HTTP/2, chosen by ALPN.
+func serveHTTP(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, h http.Handler, logger *slog.Logger) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	if tlsConfig != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		Protocols:         &protocols,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			done <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		done <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-done:
 		return err
