@@ -31,6 +31,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 generate: $(BUF) node_modules/.package-lock.json ## Regenerate gen/ from proto/ (npm ci + buf generate).
 	$(BUF) lint
 	$(BUF) generate
+	$(BUF) generate --template buf.gen.gateway.yaml
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail if gen/ is out of date with proto/.
@@ -46,6 +47,15 @@ build: ## Build the portico binary into .build/portico.
 .PHONY: run
 run: ## Run the demo (gateway in front of the in-memory Library service).
 	$(GO) run ./cmd/portico demo
+
+# The gRPC-Web browser test page (transcoder/browser_test.go): npm ci in
+# browser/, then esbuild bundles browser/src/main.js into browser/dist/bundle.js.
+browser/node_modules/.package-lock.json: browser/package.json browser/package-lock.json
+	cd browser && npm ci --no-audit --no-fund --ignore-scripts
+
+.PHONY: browser
+browser: browser/node_modules/.package-lock.json ## Build browser/dist/bundle.js for the gRPC-Web browser test.
+	cd browser && npm run --silent build
 
 .PHONY: test
 test: ## Run all tests with the race detector.

@@ -123,7 +123,7 @@ func TestParseFieldValue(t *testing.T) {
 		{field: "dur", text: "s", err: "duration"},
 		{field: "dur", text: "1.s", want: durationpb.New(time.Second)}, // protojson accepts it
 		{field: "dur", text: ".5s", want: durationpb.New(500 * time.Millisecond)},
-		{field: "dur", text: "01s", err: "duration"}, // protojson rejects leading zeros
+		{field: "dur", text: "01s", err: "duration"},                             // protojson rejects leading zeros
 		{field: "ts", text: "2024-01-01T00:00:00.1234567891Z", err: "timestamp"}, // ten fractional digits
 		{field: "mask", text: "name,fooBar.bazQux,already_snake", want: &fieldmaskpb.FieldMask{Paths: []string{"name", "foo_bar.baz_qux", "already_snake"}}},
 		{field: "mask", text: "", want: &fieldmaskpb.FieldMask{}},

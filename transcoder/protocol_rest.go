@@ -57,6 +57,15 @@ func (s *Snapshot) lookupREST(r *http.Request) (routeMatch[*route], error) {
 			return m, nil
 		}
 	}
+	if r.Method == http.MethodGet && isWebSocketUpgrade(r) {
+		// A WebSocket handshake is always a GET; it opens the streaming
+		// method bound to the path under whichever HTTP method.
+		for _, method := range allow {
+			if m, ok, _ := s.routes.match(method, path); ok && m.value.method.streaming() {
+				return m, nil
+			}
+		}
+	}
 	if len(allow) == 0 {
 		return m, routeNotFound(r.Method, path)
 	}
@@ -75,9 +84,14 @@ func (s *Snapshot) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := match.value
 	m := rt.method
+	ctx, cancel, err := s.restCallContext(r)
+	if err != nil {
+		s.writeRESTError(w, r, m, nil, nil, err)
+		return
+	}
+	defer cancel()
 	if m.streaming() {
-		s.writeRESTError(w, r, m, nil, nil, status.Errorf(codes.Unimplemented,
-			"%s is a streaming method; REST serves unary methods", m.desc.FullName()))
+		s.serveRESTStream(ctx, w, r, rt, match.values)
 		return
 	}
 
@@ -87,25 +101,6 @@ func (s *Snapshot) serveREST(w http.ResponseWriter, r *http.Request) {
 		s.writeRESTError(w, r, m, nil, nil, err)
 		return
 	}
-
-	ctx := r.Context()
-	timeout, err := s.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
-	if err != nil {
-		s.writeRESTError(w, r, m, nil, nil, err)
-		return
-	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	md, err := s.opts.outgoingMetadata(r, s.forward)
-	if err != nil {
-		s.writeRESTError(w, r, m, nil, nil, err)
-		return
-	}
-	ctx = metadata.NewOutgoingContext(ctx, md)
-
 	var header, trailer metadata.MD
 	var reply upstream.Frame
 	err = m.backend.conn.Invoke(ctx, m.grpcPath, &upstream.Frame{Data: reqBuf.Bytes()}, &reply,
@@ -117,22 +112,64 @@ func (s *Snapshot) serveREST(w http.ResponseWriter, r *http.Request) {
 	s.writeRESTReply(w, r, rt, header, trailer, reply.Data)
 }
 
+// restCallContext derives a REST call's context from the request: its
+// deadline (Grpc-Timeout, or the defaults) and its outgoing metadata.
+func (s *Snapshot) restCallContext(r *http.Request) (context.Context, context.CancelFunc, error) {
+	timeout, err := s.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
+	if err != nil {
+		return nil, nil, err
+	}
+	md, err := s.opts.outgoingMetadata(r, s.forward)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := metadata.NewOutgoingContext(r.Context(), md)
+	if timeout > 0 {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		return ctx, cancel, nil
+	}
+	return ctx, func() {}, nil
+}
+
 // buildRESTRequest binds the request's body, path and query into the input
 // message and encodes it into out. Bindings apply in that order, so a path
 // value overrides the same field set by a whole-message body.
 func (s *Snapshot) buildRESTRequest(r *http.Request, rt *route, pathValues []string, out *bytes.Buffer) error {
-	m := rt.method
-	msg := dynamicpb.NewMessage(m.input)
-
+	var body []byte
 	if rt.body != "" && r.Method != http.MethodHead {
-		body, err := s.readBody(r, out)
-		if err != nil {
+		var err error
+		if body, err = s.readBody(r, out); err != nil {
 			return err
 		}
+	}
+	return s.encodeRESTRequest(r, rt, pathValues, body, out)
+}
+
+// encodeRESTRequest binds one request message from a body (nil for none),
+// the path values and the query, and encodes it into out. body may alias
+// out: it is fully copied into the message before out is written.
+func (s *Snapshot) encodeRESTRequest(r *http.Request, rt *route, pathValues []string, body []byte, out *bytes.Buffer) error {
+	msg := dynamicpb.NewMessage(rt.method.input)
+	if body != nil {
 		if err := s.bindBody(r, rt, msg, body); err != nil {
 			return err
 		}
 	}
+	if err := s.bindPathAndQuery(r, rt, pathValues, msg); err != nil {
+		return err
+	}
+	out.Reset()
+	b, err := proto.MarshalOptions{}.MarshalAppend(out.AvailableBuffer(), msg)
+	if err != nil {
+		return status.Errorf(codes.Internal, "encoding request: %v", err)
+	}
+	out.Write(b)
+	return nil
+}
+
+// bindPathAndQuery sets the fields the path variables and the query
+// parameters bind.
+func (s *Snapshot) bindPathAndQuery(r *http.Request, rt *route, pathValues []string, msg *dynamicpb.Message) error {
 	for i, fields := range rt.pathFields {
 		if err := setFieldPath(msg, fields, pathValues[i]); err != nil {
 			if _, ok := status.FromError(err); ok && status.Code(err) == codes.InvalidArgument {
@@ -146,14 +183,6 @@ func (s *Snapshot) buildRESTRequest(r *http.Request, rt *route, pathValues []str
 			return err
 		}
 	}
-	// The body, if any, was read into out; it has been copied into msg
-	// (protojson copies, and HttpBody data was cloned), so out is free.
-	out.Reset()
-	b, err := proto.MarshalOptions{}.MarshalAppend(out.AvailableBuffer(), msg)
-	if err != nil {
-		return status.Errorf(codes.Internal, "encoding request: %v", err)
-	}
-	out.Write(b)
 	return nil
 }
 
@@ -224,8 +253,10 @@ func (s *Snapshot) bindBody(r *http.Request, rt *route, msg *dynamicpb.Message, 
 
 // jsonContentType reports whether a request body of this content type is
 // read as JSON: no content type, application/json, text/json, any
-// application/*+json, and, because curl -d sends it by default, text/plain
-// and application/x-www-form-urlencoded. Other types get 415.
+// application/*+json, newline-delimited JSON (application/x-ndjson,
+// application/jsonl: client streams), and, because curl -d sends it by
+// default, text/plain and application/x-www-form-urlencoded. Other types
+// get 415.
 func jsonContentType(ct string) bool {
 	if ct == "" {
 		return true
@@ -235,7 +266,8 @@ func jsonContentType(ct string) bool {
 		return false
 	}
 	switch mt {
-	case "application/json", "text/json", "text/plain", "application/x-www-form-urlencoded":
+	case "application/json", "text/json", "text/plain", "application/x-www-form-urlencoded",
+		"application/x-ndjson", "application/jsonl":
 		return true
 	}
 	return strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")

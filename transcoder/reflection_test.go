@@ -131,6 +131,7 @@ func TestReflectionServesEveryBackend(t *testing.T) {
 						"grpc.reflection.v1alpha.ServerReflection",
 						"portico.testing.v1.EchoService",
 						"portico.testing.v1.OtherService",
+						"portico.testing.v1.StreamService",
 					}
 					if !slices.Equal(names, want) {
 						t.Fatalf("ListServices = %v, want %v", names, want)
@@ -207,6 +208,7 @@ func TestReflectionGrpcurl(t *testing.T) {
 		"grpc.reflection.v1alpha.ServerReflection",
 		"portico.testing.v1.EchoService",
 		"portico.testing.v1.OtherService",
+		"portico.testing.v1.StreamService",
 	}
 	if !slices.Equal(services, want) {
 		t.Fatalf("grpcurl list = %v, want %v", services, want)

@@ -40,15 +40,7 @@ func toStatus(err error) *status.Status {
 func (s *Snapshot) writeRESTError(w http.ResponseWriter, r *http.Request, m *method, header, trailer metadata.MD, err error) {
 	st := toStatus(err)
 	code := httpStatusForError(err, st.Code())
-	opts := protojson.MarshalOptions{
-		UseProtoNames:  s.opts.UseProtoNames,
-		UseEnumNumbers: s.opts.UseEnumNumbers,
-		Resolver:       protoregistry.GlobalTypes,
-	}
-	if m != nil {
-		opts.Resolver = m.backend.types
-	}
-	body := marshalStatus(st.Proto(), opts)
+	body := marshalStatus(st.Proto(), s.statusMarshalOptions(m))
 
 	h := w.Header()
 	writeResponseMetadata(h, header, trailer)
@@ -66,6 +58,21 @@ func (s *Snapshot) writeRESTError(w http.ResponseWriter, r *http.Request, m *met
 	if code >= 500 {
 		s.opts.logger().Warn("request failed", "method", r.Method, "path", r.URL.Path, "code", st.Code().String(), "message", st.Message())
 	}
+}
+
+// statusMarshalOptions are the JSON options for a status's details: the
+// snapshot's output options, with types resolved through the method's
+// backend (or the linked-in types when no method is known).
+func (s *Snapshot) statusMarshalOptions(m *method) protojson.MarshalOptions {
+	opts := protojson.MarshalOptions{
+		UseProtoNames:  s.opts.UseProtoNames,
+		UseEnumNumbers: s.opts.UseEnumNumbers,
+		Resolver:       protoregistry.GlobalTypes,
+	}
+	if m != nil {
+		opts.Resolver = m.backend.types
+	}
+	return opts
 }
 
 // marshalStatus encodes a status as google.rpc.Status JSON, always with

@@ -7,11 +7,13 @@
 package testbackend
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"io"
 	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,7 +75,8 @@ func Serve(t testing.TB, ln net.Listener, name string, opts ...Option) *Backend 
 	b.server = grpc.NewServer(grpc.ChainUnaryInterceptor(b.record))
 	if cfg.echo {
 		testingv1.RegisterEchoServiceServer(b.server, &echoService{b: b})
-		b.files = append(b.files, testingv1.File_portico_testing_v1_echo_proto)
+		testingv1.RegisterStreamServiceServer(b.server, &streamService{b: b})
+		b.files = append(b.files, testingv1.File_portico_testing_v1_echo_proto, testingv1.File_portico_testing_v1_stream_proto)
 	}
 	if cfg.other {
 		testingv1.RegisterOtherServiceServer(b.server, &otherService{b: b})
@@ -99,7 +102,7 @@ type Option func(*config)
 
 type config struct{ echo, other, noReflection bool }
 
-// WithEcho registers EchoService.
+// WithEcho registers EchoService and StreamService.
 func WithEcho() Option { return func(c *config) { c.echo = true } }
 
 // WithOther registers OtherService.
@@ -266,7 +269,7 @@ func (s *echoService) ServerStream(in *testingv1.StreamRequest, stream grpc.Serv
 	s.b.last["ServerStream"] = proto.Clone(in)
 	s.b.mu.Unlock()
 	for i := range in.GetCount() {
-		if in.GetFailAfter() > 0 && i == in.GetFailAfter() {
+		if (in.GetFailAfter() > 0 || in.GetFailCode() != 0) && i == in.GetFailAfter() {
 			break
 		}
 		if i > 0 && in.GetInterval() != nil {
@@ -282,7 +285,7 @@ func (s *echoService) ServerStream(in *testingv1.StreamRequest, stream grpc.Serv
 			return err
 		}
 	}
-	if in.GetFailAfter() > 0 {
+	if in.GetFailAfter() > 0 || in.GetFailCode() != 0 {
 		code := codes.Code(in.GetFailCode())
 		if code == codes.OK {
 			code = codes.Unknown
@@ -333,4 +336,80 @@ func (b *Backend) noteCanceled(ctx context.Context, method string) {
 		b.canceled = append(b.canceled, method)
 		b.mu.Unlock()
 	}
+}
+
+type streamService struct {
+	testingv1.UnimplementedStreamServiceServer
+	b *Backend
+}
+
+// UploadStream reports what the stream of chunks added up to.
+func (s *streamService) UploadStream(stream grpc.ClientStreamingServer[httpbody.HttpBody, testingv1.UploadResponse]) error {
+	s.b.calls.Add(1)
+	out := &testingv1.UploadResponse{}
+	chunks := 0
+	for {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			out.Name = strconv.Itoa(chunks)
+			return stream.SendAndClose(out)
+		}
+		if err != nil {
+			s.b.noteCanceled(stream.Context(), "UploadStream")
+			return err
+		}
+		if chunks == 0 {
+			out.ContentType = in.GetContentType()
+		}
+		chunks++
+		out.Size += int64(len(in.GetData()))
+	}
+}
+
+// UploadFieldStream is UploadStream with the body in a field.
+func (s *streamService) UploadFieldStream(stream grpc.ClientStreamingServer[testingv1.UploadFieldRequest, testingv1.UploadResponse]) error {
+	s.b.calls.Add(1)
+	out := &testingv1.UploadResponse{}
+	var first *testingv1.UploadFieldRequest
+	chunks := 0
+	for {
+		in, err := stream.Recv()
+		if err == io.EOF {
+			out.Name = first.GetName() + "|" + first.GetNote() + "|" + strconv.Itoa(chunks)
+			return stream.SendAndClose(out)
+		}
+		if err != nil {
+			return err
+		}
+		if first == nil {
+			first = in
+			out.ContentType = in.GetFile().GetContentType()
+		}
+		chunks++
+		out.Size += int64(len(in.GetFile().GetData()))
+	}
+}
+
+// DownloadStream sends the chunks stream.proto documents.
+func (s *streamService) DownloadStream(in *testingv1.DownloadStreamRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	s.b.calls.Add(1)
+	for i := range in.GetCount() {
+		if i > 0 && in.GetInterval() != nil {
+			select {
+			case <-time.After(in.GetInterval().AsDuration()):
+			case <-stream.Context().Done():
+				s.b.noteCanceled(stream.Context(), "DownloadStream")
+				return status.FromContextError(stream.Context().Err()).Err()
+			}
+		}
+		chunk := &httpbody.HttpBody{Data: bytes.Repeat([]byte{byte(i)}, int(in.GetSize()))}
+		if i == 0 {
+			chunk.ContentType = "application/octet-stream"
+		}
+		if err := stream.Send(chunk); err != nil {
+			s.b.noteCanceled(stream.Context(), "DownloadStream")
+			return err
+		}
+	}
+	return nil
 }

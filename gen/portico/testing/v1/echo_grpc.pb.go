@@ -92,7 +92,8 @@ type EchoServiceClient interface {
 	NoRule(ctx context.Context, in *Everything, opts ...grpc.CallOption) (*Everything, error)
 	// ServerStream sends `count` replies (index 0…count-1, text copied from the
 	// request), waiting `interval` between them. With fail_after > 0 it fails
-	// with status fail_code (UNKNOWN when 0) after sending fail_after replies.
+	// with status fail_code (UNKNOWN when 0) after sending fail_after replies;
+	// with fail_code set and fail_after 0 it fails before the first reply.
 	ServerStream(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamReply], error)
 	// ClientStream reads every request and answers once: index is the number
 	// of requests, text their texts joined by ",".
@@ -306,7 +307,8 @@ type EchoServiceServer interface {
 	NoRule(context.Context, *Everything) (*Everything, error)
 	// ServerStream sends `count` replies (index 0…count-1, text copied from the
 	// request), waiting `interval` between them. With fail_after > 0 it fails
-	// with status fail_code (UNKNOWN when 0) after sending fail_after replies.
+	// with status fail_code (UNKNOWN when 0) after sending fail_after replies;
+	// with fail_code set and fail_after 0 it fails before the first reply.
 	ServerStream(*StreamRequest, grpc.ServerStreamingServer[StreamReply]) error
 	// ClientStream reads every request and answers once: index is the number
 	// of requests, text their texts joined by ",".
