@@ -81,8 +81,9 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 	// clientErr receives the request side's failure, if any, before the call
 	// is canceled because of it, so the reply loop can report the client's
 	// error rather than the cancellation it caused.
-	clientErr := make(chan error, 1)
+	var clientErr chan error
 	if clientStreams {
+		clientErr = make(chan error, 1)
 		go func() {
 			for {
 				msg, err := c.receive()
@@ -112,7 +113,7 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 		var reply upstream.Frame
 		if err := cs.RecvMsg(&reply); err != nil {
 			if err == io.EOF {
-				st = status.New(codes.OK, "")
+				st = statusOK
 			} else {
 				st = toStatus(err)
 			}
@@ -121,13 +122,13 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 		if !headerSent {
 			header, _ := cs.Header()
 			if err := c.sendHeader(header); err != nil {
-				st = status.New(codes.Canceled, "client went away")
+				st = sendFailure(err)
 				break
 			}
 			headerSent = true
 		}
 		if err := c.send(reply.Data); err != nil {
-			st = status.New(codes.Canceled, "client went away")
+			st = sendFailure(err)
 			break
 		}
 	}
@@ -143,4 +144,17 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 	trailer := cs.Trailer()
 	cancel()
 	c.finish(st, headerSent, header, trailer)
+}
+
+// statusOK is the status of every call that succeeds.
+var statusOK = status.New(codes.OK, "")
+
+// sendFailure is the status of a call whose reply could not be written: the
+// protocol's own status when it has one (a reply it could not transcode),
+// else CANCELED, since the client is gone.
+func sendFailure(err error) *status.Status {
+	if st, ok := status.FromError(err); ok {
+		return st
+	}
+	return status.New(codes.Canceled, "client went away: "+err.Error())
 }
