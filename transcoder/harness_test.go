@@ -64,7 +64,7 @@ func startGateway(t *testing.T, mode string, opts transcoder.Options, backends .
 // serveH2C serves h on a loopback port with HTTP/1.1 and HTTP/2 without TLS
 // (h2c), as portico serve does, until the test ends; it returns the base
 // URL.
-func serveH2C(t *testing.T, h http.Handler) string {
+func serveH2C(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

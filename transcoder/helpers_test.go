@@ -1,6 +1,7 @@
 package transcoder_test
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/portico-gw/portico/internal/testbackend"
+	"github.com/portico-gw/portico/schema"
 	"github.com/portico-gw/portico/upstream"
 )
 
@@ -72,7 +74,7 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func dialBackend(t *testing.T, b *testbackend.Backend) *upstream.Backend {
+func dialBackend(t testing.TB, b *testbackend.Backend) *upstream.Backend {
 	t.Helper()
 	conn, err := upstream.Dial(b.Name, b.Addr)
 	if err != nil {
@@ -80,4 +82,8 @@ func dialBackend(t *testing.T, b *testbackend.Backend) *upstream.Backend {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+func schemaFromReflection(ctx context.Context, conn *upstream.Backend) (*schema.Schema, error) {
+	return schema.FromReflection(ctx, conn.Conn, conn.Target)
 }
