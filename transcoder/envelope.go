@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -47,18 +48,30 @@ func (e *envelopeReader) next(buf []byte) (flags byte, msg []byte, err error) {
 	if e.maxBytes >= 0 && length > e.maxBytes {
 		return 0, nil, status.Errorf(codes.ResourceExhausted, "message of %d bytes exceeds the limit of %d bytes", length, e.maxBytes)
 	}
-	if int64(cap(buf)) < length {
-		buf = make([]byte, length)
-	}
-	buf = buf[:length]
-	if m, err := io.ReadFull(e.r, buf); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-			return 0, nil, status.Errorf(codes.InvalidArgument, "truncated frame: length prefix says %d bytes, body has %d", length, m)
+	// The buffer grows with what actually arrives, so a 5-byte header that
+	// claims megabytes costs memory only once the bytes come.
+	buf = buf[:0]
+	for int64(len(buf)) < length {
+		step := length - int64(len(buf))
+		if int64(cap(buf)) < length {
+			step = min(step, max(int64(len(buf)), envelopeReadStep))
 		}
-		return 0, nil, readError(err)
+		buf = slices.Grow(buf, int(step))
+		m, err := io.ReadFull(e.r, buf[len(buf):len(buf)+int(step)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+				return 0, nil, status.Errorf(codes.InvalidArgument, "truncated frame: length prefix says %d bytes, body has %d", length, len(buf))
+			}
+			return 0, nil, readError(err)
+		}
 	}
 	return flags, buf, nil
 }
+
+// envelopeReadStep is the first step of reading a message whose buffer is
+// too small; each further step doubles what has been read.
+const envelopeReadStep = 32 << 10
 
 // readError turns a failure to read the request body into a status: the
 // client went away (CANCELED) or sent something unreadable.
