@@ -456,3 +456,5 @@ func (c *connectStream) finish(st *status.Status, headerSent bool, header, trail
 			"code", st.Code().String(), "message", st.Message())
 	}
 }
+
+func (c *connectStream) stopReceiving() { _ = c.rc.SetReadDeadline(time.Now()) }

@@ -494,3 +494,5 @@ func grpcPercentEncodeFrom(msg string, i int) string {
 	}
 	return b.String()
 }
+
+func (c *nativeGRPCStream) stopReceiving() { _ = c.rc.SetReadDeadline(time.Now()) }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -427,3 +428,5 @@ func grpcWebPercentEncode(msg string) string {
 	}
 	return b.String()
 }
+
+func (c *grpcWebStream) stopReceiving() { _ = c.rc.SetReadDeadline(time.Now()) }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -364,3 +365,5 @@ func (s *Snapshot) replyJSON(rt *route, wire []byte) ([]byte, error) {
 	}
 	return js, nil
 }
+
+func (rs *restStream) stopReceiving() { _ = rs.rc.SetReadDeadline(time.Now()) }

@@ -199,3 +199,5 @@ func (ws *wsStream) finish(st *status.Status, _ bool, _, _ metadata.MD) {
 
 // closeTimeout bounds the final status frame and close handshake.
 const closeTimeout = 5 * time.Second
+
+func (ws *wsStream) stopReceiving() { _ = ws.conn.CloseNow() }

@@ -32,6 +32,11 @@ type clientStream interface {
 	// if not, this is a trailers-only response and header holds whatever
 	// header metadata the backend sent.
 	finish(st *status.Status, headerSent bool, header, trailer metadata.MD)
+	// stopReceiving makes a receive blocked on the client return at once.
+	// It is called after finish when the call ended while the client was
+	// still sending, so that nothing reads the request after the handler
+	// returns.
+	stopReceiving()
 }
 
 // proxyStream runs one call of any shape between a client protocol and the
@@ -82,9 +87,12 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 	// is canceled because of it, so the reply loop can report the client's
 	// error rather than the cancellation it caused.
 	var clientErr chan error
+	var pumpDone chan struct{}
 	if clientStreams {
 		clientErr = make(chan error, 1)
+		pumpDone = make(chan struct{})
 		go func() {
+			defer close(pumpDone)
 			for {
 				msg, err := c.receive()
 				if err == io.EOF {
@@ -144,6 +152,14 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 	trailer := cs.Trailer()
 	cancel()
 	c.finish(st, headerSent, header, trailer)
+	if pumpDone != nil {
+		select {
+		case <-pumpDone:
+		default:
+			c.stopReceiving()
+			<-pumpDone
+		}
+	}
 }
 
 // statusOK is the status of every call that succeeds.
