@@ -1,8 +1,20 @@
 // Package transcoder is Portico's heart: an http.Handler that serves gRPC
-// backends to REST/JSON clients, driven by schemas learned at run time, with
-// no code generated per API.
+// backends to every kind of client on one port, driven by schemas learned at
+// run time, with no code generated per API.
 //
-// A request goes through these steps:
+// [Handler] tells the client protocol from the request (handler.go):
+// REST/JSON (protocol_rest.go, and rest_stream.go / rest_websocket.go for
+// streaming methods), gRPC-Web in binary and text form (protocol_grpcweb.go,
+// grpcweb_text.go), Connect (protocol_connect.go, connect_error.go) and
+// native gRPC, passed through undecoded (protocol_grpc.go). Portico answers
+// gRPC server reflection itself over every backend's schema (reflection.go)
+// and CORS preflights for browsers (cors.go). The RPC protocols share the
+// length-prefixed envelope (envelope.go), gzip (compression.go), JSON
+// transcoding through the schema (codec.go) and one stream proxy for every
+// call shape (streamcall.go), which writes each reply as it arrives so that
+// HTTP/2 flow control, not buffering, absorbs a slow client.
+//
+// A REST request goes through these steps:
 //
 //  1. [Handler] reads the current [Snapshot] once; the request finishes on
 //     it even if a reload swaps in another meanwhile.
