@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/reflection"
@@ -135,6 +137,23 @@ func (st *reflectionState) build(backends []*backendState) {
 			if !schema.IsInfrastructureService(sd.FullName()) {
 				services[string(sd.FullName())] = grpc.ServiceInfo{}
 			}
+		}
+	}
+
+	// Backends attach google.rpc error details to statuses without always
+	// describing them; clients such as grpcurl resolve those details by
+	// reflection, so the linked-in google/rpc files are served too, after
+	// every backend's (a backend's own copy wins).
+	for _, fd := range []protoreflect.FileDescriptor{
+		errdetails.File_google_rpc_error_details_proto,
+		spb.File_google_rpc_status_proto,
+	} {
+		if seen[fd.Path()] {
+			continue
+		}
+		seen[fd.Path()] = true
+		if err := registerTransitivelyInto(merged, fd, seen); err == nil {
+			addExtensions(fd)
 		}
 	}
 
@@ -279,4 +298,21 @@ func (reflectionV1Alpha) ServerReflectionInfo(stream reflectionv1alpha.ServerRef
 		return err
 	}
 	return st.v1alpha.ServerReflectionInfo(stream)
+}
+
+// registerTransitivelyInto registers fd in files after the imports it
+// needs that files does not have yet.
+func registerTransitivelyInto(files *protoregistry.Files, fd protoreflect.FileDescriptor, seen map[string]bool) error {
+	imports := fd.Imports()
+	for i := range imports.Len() {
+		imp := imports.Get(i).FileDescriptor
+		if _, err := files.FindFileByPath(imp.Path()); err == nil {
+			continue
+		}
+		seen[imp.Path()] = true
+		if err := registerTransitivelyInto(files, imp, seen); err != nil {
+			return err
+		}
+	}
+	return files.RegisterFile(fd)
 }

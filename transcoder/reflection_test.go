@@ -389,3 +389,19 @@ func httpRule(t *testing.T, md protoreflect.MethodDescriptor) *annotations.HttpR
 	}
 	return proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
 }
+
+// TestReflectionServesErrorDetails checks that the google.rpc error details
+// a backend attaches without describing them resolve by reflection, as
+// grpcurl needs to print them.
+func TestReflectionServesErrorDetails(t *testing.T) {
+	conn := serveReflection(t, reflectionSnapshot(t, "reflection"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := grpcreflect.NewClientAuto(ctx, conn)
+	defer client.Reset()
+	for _, name := range []protoreflect.FullName{"google.rpc.ResourceInfo", "google.rpc.BadRequest", "google.rpc.Status"} {
+		if _, err := client.FileContainingSymbol(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -635,4 +636,75 @@ func failedPrecondition(violationType, subject, desc string) error {
 	return withDetails(st, &errdetails.PreconditionFailure{
 		Violations: []*errdetails.PreconditionFailure_Violation{{Type: violationType, Subject: subject, Description: desc}},
 	})
+}
+
+// streamInterval paces StreamBooks so that streaming is visible in a
+// terminal.
+const streamInterval = 250 * time.Millisecond
+
+// StreamBooks sends a shelf's books one at a time.
+func (l *Library) StreamBooks(req *demov1.StreamBooksRequest, stream grpc.ServerStreamingServer[demov1.Book]) error {
+	l.mu.Lock()
+	s, err := l.lookupShelf("parent", req.GetParent())
+	var books []*demov1.Book
+	if err == nil {
+		for _, id := range sortedKeys(s.books) {
+			books = append(books, proto.Clone(s.books[id].msg).(*demov1.Book))
+		}
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for i, b := range books {
+		if i > 0 {
+			select {
+			case <-time.After(streamInterval):
+			case <-stream.Context().Done():
+				return status.FromContextError(stream.Context().Err()).Err()
+			}
+		}
+		if err := stream.Send(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AskLibrarian answers each question with the books whose title or author
+// it mentions.
+func (l *Library) AskLibrarian(stream grpc.BidiStreamingServer[demov1.Question, demov1.Answer]) error {
+	for {
+		q, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		text := strings.ToLower(q.GetText())
+		answer := &demov1.Answer{}
+		l.mu.Lock()
+		for _, sid := range sortedKeys(l.shelves) {
+			s := l.shelves[sid]
+			for _, bid := range sortedKeys(s.books) {
+				b := s.books[bid].msg
+				if strings.Contains(text, strings.ToLower(b.GetAuthor())) || strings.Contains(text, strings.ToLower(b.GetTitle())) {
+					answer.Books = append(answer.Books, b.GetName())
+				}
+			}
+		}
+		l.mu.Unlock()
+		switch len(answer.Books) {
+		case 0:
+			answer.Text = "I know no book by that."
+		case 1:
+			answer.Text = "One book matches."
+		default:
+			answer.Text = fmt.Sprintf("%d books match.", len(answer.Books))
+		}
+		if err := stream.Send(answer); err != nil {
+			return err
+		}
+	}
 }

@@ -516,6 +516,148 @@ func (x *LockShelfRequest) GetReason() string {
 	return ""
 }
 
+type StreamBooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Parent shelf, `shelves/{shelf}`.
+	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamBooksRequest) Reset() {
+	*x = StreamBooksRequest{}
+	mi := &file_portico_demo_v1_library_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamBooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamBooksRequest) ProtoMessage() {}
+
+func (x *StreamBooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_portico_demo_v1_library_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamBooksRequest.ProtoReflect.Descriptor instead.
+func (*StreamBooksRequest) Descriptor() ([]byte, []int) {
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StreamBooksRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+type Question struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Question) Reset() {
+	*x = Question{}
+	mi := &file_portico_demo_v1_library_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Question) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Question) ProtoMessage() {}
+
+func (x *Question) ProtoReflect() protoreflect.Message {
+	mi := &file_portico_demo_v1_library_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Question.ProtoReflect.Descriptor instead.
+func (*Question) Descriptor() ([]byte, []int) {
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Question) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type Answer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// Books whose title or author the question mentions.
+	Books         []string `protobuf:"bytes,2,rep,name=books,proto3" json:"books,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Answer) Reset() {
+	*x = Answer{}
+	mi := &file_portico_demo_v1_library_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Answer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Answer) ProtoMessage() {}
+
+func (x *Answer) ProtoReflect() protoreflect.Message {
+	mi := &file_portico_demo_v1_library_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Answer.ProtoReflect.Descriptor instead.
+func (*Answer) Descriptor() ([]byte, []int) {
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Answer) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Answer) GetBooks() []string {
+	if x != nil {
+		return x.Books
+	}
+	return nil
+}
+
 type ListBooksRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Parent shelf, `shelves/{shelf}`.
@@ -530,7 +672,7 @@ type ListBooksRequest struct {
 
 func (x *ListBooksRequest) Reset() {
 	*x = ListBooksRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[8]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +684,7 @@ func (x *ListBooksRequest) String() string {
 func (*ListBooksRequest) ProtoMessage() {}
 
 func (x *ListBooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[8]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +697,7 @@ func (x *ListBooksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBooksRequest.ProtoReflect.Descriptor instead.
 func (*ListBooksRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{8}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListBooksRequest) GetParent() string {
@@ -596,7 +738,7 @@ type ListBooksResponse struct {
 
 func (x *ListBooksResponse) Reset() {
 	*x = ListBooksResponse{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[9]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +750,7 @@ func (x *ListBooksResponse) String() string {
 func (*ListBooksResponse) ProtoMessage() {}
 
 func (x *ListBooksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[9]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +763,7 @@ func (x *ListBooksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBooksResponse.ProtoReflect.Descriptor instead.
 func (*ListBooksResponse) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{9}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListBooksResponse) GetBooks() []*Book {
@@ -647,7 +789,7 @@ type GetBookRequest struct {
 
 func (x *GetBookRequest) Reset() {
 	*x = GetBookRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[10]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +801,7 @@ func (x *GetBookRequest) String() string {
 func (*GetBookRequest) ProtoMessage() {}
 
 func (x *GetBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[10]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +814,7 @@ func (x *GetBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookRequest.ProtoReflect.Descriptor instead.
 func (*GetBookRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{10}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetBookRequest) GetName() string {
@@ -694,7 +836,7 @@ type CreateBookRequest struct {
 
 func (x *CreateBookRequest) Reset() {
 	*x = CreateBookRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[11]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +848,7 @@ func (x *CreateBookRequest) String() string {
 func (*CreateBookRequest) ProtoMessage() {}
 
 func (x *CreateBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[11]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +861,7 @@ func (x *CreateBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBookRequest.ProtoReflect.Descriptor instead.
 func (*CreateBookRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{11}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateBookRequest) GetParent() string {
@@ -755,7 +897,7 @@ type UpdateBookRequest struct {
 
 func (x *UpdateBookRequest) Reset() {
 	*x = UpdateBookRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[12]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +909,7 @@ func (x *UpdateBookRequest) String() string {
 func (*UpdateBookRequest) ProtoMessage() {}
 
 func (x *UpdateBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[12]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +922,7 @@ func (x *UpdateBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBookRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBookRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{12}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateBookRequest) GetBook() *Book {
@@ -808,7 +950,7 @@ type ReplaceBookRequest struct {
 
 func (x *ReplaceBookRequest) Reset() {
 	*x = ReplaceBookRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[13]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +962,7 @@ func (x *ReplaceBookRequest) String() string {
 func (*ReplaceBookRequest) ProtoMessage() {}
 
 func (x *ReplaceBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[13]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +975,7 @@ func (x *ReplaceBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceBookRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceBookRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{13}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplaceBookRequest) GetBook() *Book {
@@ -859,7 +1001,7 @@ type DeleteBookRequest struct {
 
 func (x *DeleteBookRequest) Reset() {
 	*x = DeleteBookRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[14]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1013,7 @@ func (x *DeleteBookRequest) String() string {
 func (*DeleteBookRequest) ProtoMessage() {}
 
 func (x *DeleteBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[14]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1026,7 @@ func (x *DeleteBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteBookRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{14}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteBookRequest) GetName() string {
@@ -904,7 +1046,7 @@ type CheckoutBookRequest struct {
 
 func (x *CheckoutBookRequest) Reset() {
 	*x = CheckoutBookRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[15]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1058,7 @@ func (x *CheckoutBookRequest) String() string {
 func (*CheckoutBookRequest) ProtoMessage() {}
 
 func (x *CheckoutBookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[15]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1071,7 @@ func (x *CheckoutBookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckoutBookRequest.ProtoReflect.Descriptor instead.
 func (*CheckoutBookRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{15}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckoutBookRequest) GetName() string {
@@ -956,7 +1098,7 @@ type GetShelfFileRequest struct {
 
 func (x *GetShelfFileRequest) Reset() {
 	*x = GetShelfFileRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[16]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1110,7 @@ func (x *GetShelfFileRequest) String() string {
 func (*GetShelfFileRequest) ProtoMessage() {}
 
 func (x *GetShelfFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[16]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1123,7 @@ func (x *GetShelfFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetShelfFileRequest.ProtoReflect.Descriptor instead.
 func (*GetShelfFileRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{16}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetShelfFileRequest) GetName() string {
@@ -1000,7 +1142,7 @@ type GetBookCoverRequest struct {
 
 func (x *GetBookCoverRequest) Reset() {
 	*x = GetBookCoverRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[17]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1154,7 @@ func (x *GetBookCoverRequest) String() string {
 func (*GetBookCoverRequest) ProtoMessage() {}
 
 func (x *GetBookCoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[17]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1167,7 @@ func (x *GetBookCoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookCoverRequest.ProtoReflect.Descriptor instead.
 func (*GetBookCoverRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{17}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetBookCoverRequest) GetName() string {
@@ -1045,7 +1187,7 @@ type UploadBookCoverRequest struct {
 
 func (x *UploadBookCoverRequest) Reset() {
 	*x = UploadBookCoverRequest{}
-	mi := &file_portico_demo_v1_library_proto_msgTypes[18]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1199,7 @@ func (x *UploadBookCoverRequest) String() string {
 func (*UploadBookCoverRequest) ProtoMessage() {}
 
 func (x *UploadBookCoverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_portico_demo_v1_library_proto_msgTypes[18]
+	mi := &file_portico_demo_v1_library_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1212,7 @@ func (x *UploadBookCoverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadBookCoverRequest.ProtoReflect.Descriptor instead.
 func (*UploadBookCoverRequest) Descriptor() ([]byte, []int) {
-	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{18}
+	return file_portico_demo_v1_library_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UploadBookCoverRequest) GetName() string {
@@ -1125,7 +1267,14 @@ const file_portico_demo_v1_library_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\">\n" +
 	"\x10LockShelfRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"~\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\",\n" +
+	"\x12StreamBooksRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\"\x1e\n" +
+	"\bQuestion\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\"2\n" +
+	"\x06Answer\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
+	"\x05books\x18\x02 \x03(\tR\x05books\"~\n" +
 	"\x10ListBooksRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -1159,13 +1308,15 @@ const file_portico_demo_v1_library_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"X\n" +
 	"\x16UploadBookCoverRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
-	"\x05cover\x18\x02 \x01(\v2\x14.google.api.HttpBodyR\x05cover2\x95\x0e\n" +
+	"\x05cover\x18\x02 \x01(\v2\x14.google.api.HttpBodyR\x05cover2\xf5\x0f\n" +
 	"\x0eLibraryService\x12p\n" +
 	"\vListShelves\x12#.portico.demo.v1.ListShelvesRequest\x1a$.portico.demo.v1.ListShelvesResponse\"\x16\x82\xd3\xe4\x93\x02\r\x12\v/v1/shelves\x90\x02\x01\x12e\n" +
 	"\bGetShelf\x12 .portico.demo.v1.GetShelfRequest\x1a\x16.portico.demo.v1.Shelf\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=shelves/*}\x90\x02\x01\x12f\n" +
 	"\vCreateShelf\x12#.portico.demo.v1.CreateShelfRequest\x1a\x16.portico.demo.v1.Shelf\"\x1a\x82\xd3\xe4\x93\x02\x14:\x05shelf\"\v/v1/shelves\x12h\n" +
 	"\vDeleteShelf\x12#.portico.demo.v1.DeleteShelfRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/{name=shelves/*}\x12{\n" +
-	"\tListBooks\x12!.portico.demo.v1.ListBooksRequest\x1a\".portico.demo.v1.ListBooksResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=shelves/*}/books\x90\x02\x01\x12\x97\x01\n" +
+	"\tListBooks\x12!.portico.demo.v1.ListBooksRequest\x1a\".portico.demo.v1.ListBooksResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{parent=shelves/*}/books\x90\x02\x01\x12x\n" +
+	"\vStreamBooks\x12#.portico.demo.v1.StreamBooksRequest\x1a\x15.portico.demo.v1.Book\"+\x82\xd3\xe4\x93\x02%\x12#/v1/{parent=shelves/*}/books:stream0\x01\x12d\n" +
+	"\fAskLibrarian\x12\x19.portico.demo.v1.Question\x1a\x17.portico.demo.v1.Answer\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/librarian:ask(\x010\x01\x12\x97\x01\n" +
 	"\aGetBook\x12\x1f.portico.demo.v1.GetBookRequest\x1a\x15.portico.demo.v1.Book\"T\x82\xd3\xe4\x93\x02KZ+b\x05title\x12\"/v1/{name=shelves/*/books/*}/title\x12\x1c/v1/{name=shelves/*/books/*}\x90\x02\x01\x12s\n" +
 	"\n" +
 	"CreateBook\x12\".portico.demo.v1.CreateBookRequest\x1a\x15.portico.demo.v1.Book\"*\x82\xd3\xe4\x93\x02$:\x04book\"\x1c/v1/{parent=shelves/*}/books\x12x\n" +
@@ -1193,7 +1344,7 @@ func file_portico_demo_v1_library_proto_rawDescGZIP() []byte {
 	return file_portico_demo_v1_library_proto_rawDescData
 }
 
-var file_portico_demo_v1_library_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_portico_demo_v1_library_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_portico_demo_v1_library_proto_goTypes = []any{
 	(*Shelf)(nil),                  // 0: portico.demo.v1.Shelf
 	(*Book)(nil),                   // 1: portico.demo.v1.Book
@@ -1203,65 +1354,72 @@ var file_portico_demo_v1_library_proto_goTypes = []any{
 	(*CreateShelfRequest)(nil),     // 5: portico.demo.v1.CreateShelfRequest
 	(*DeleteShelfRequest)(nil),     // 6: portico.demo.v1.DeleteShelfRequest
 	(*LockShelfRequest)(nil),       // 7: portico.demo.v1.LockShelfRequest
-	(*ListBooksRequest)(nil),       // 8: portico.demo.v1.ListBooksRequest
-	(*ListBooksResponse)(nil),      // 9: portico.demo.v1.ListBooksResponse
-	(*GetBookRequest)(nil),         // 10: portico.demo.v1.GetBookRequest
-	(*CreateBookRequest)(nil),      // 11: portico.demo.v1.CreateBookRequest
-	(*UpdateBookRequest)(nil),      // 12: portico.demo.v1.UpdateBookRequest
-	(*ReplaceBookRequest)(nil),     // 13: portico.demo.v1.ReplaceBookRequest
-	(*DeleteBookRequest)(nil),      // 14: portico.demo.v1.DeleteBookRequest
-	(*CheckoutBookRequest)(nil),    // 15: portico.demo.v1.CheckoutBookRequest
-	(*GetShelfFileRequest)(nil),    // 16: portico.demo.v1.GetShelfFileRequest
-	(*GetBookCoverRequest)(nil),    // 17: portico.demo.v1.GetBookCoverRequest
-	(*UploadBookCoverRequest)(nil), // 18: portico.demo.v1.UploadBookCoverRequest
-	(*timestamppb.Timestamp)(nil),  // 19: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),  // 20: google.protobuf.FieldMask
-	(*httpbody.HttpBody)(nil),      // 21: google.api.HttpBody
-	(*emptypb.Empty)(nil),          // 22: google.protobuf.Empty
+	(*StreamBooksRequest)(nil),     // 8: portico.demo.v1.StreamBooksRequest
+	(*Question)(nil),               // 9: portico.demo.v1.Question
+	(*Answer)(nil),                 // 10: portico.demo.v1.Answer
+	(*ListBooksRequest)(nil),       // 11: portico.demo.v1.ListBooksRequest
+	(*ListBooksResponse)(nil),      // 12: portico.demo.v1.ListBooksResponse
+	(*GetBookRequest)(nil),         // 13: portico.demo.v1.GetBookRequest
+	(*CreateBookRequest)(nil),      // 14: portico.demo.v1.CreateBookRequest
+	(*UpdateBookRequest)(nil),      // 15: portico.demo.v1.UpdateBookRequest
+	(*ReplaceBookRequest)(nil),     // 16: portico.demo.v1.ReplaceBookRequest
+	(*DeleteBookRequest)(nil),      // 17: portico.demo.v1.DeleteBookRequest
+	(*CheckoutBookRequest)(nil),    // 18: portico.demo.v1.CheckoutBookRequest
+	(*GetShelfFileRequest)(nil),    // 19: portico.demo.v1.GetShelfFileRequest
+	(*GetBookCoverRequest)(nil),    // 20: portico.demo.v1.GetBookCoverRequest
+	(*UploadBookCoverRequest)(nil), // 21: portico.demo.v1.UploadBookCoverRequest
+	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),  // 23: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),      // 24: google.api.HttpBody
+	(*emptypb.Empty)(nil),          // 25: google.protobuf.Empty
 }
 var file_portico_demo_v1_library_proto_depIdxs = []int32{
-	19, // 0: portico.demo.v1.Shelf.create_time:type_name -> google.protobuf.Timestamp
-	19, // 1: portico.demo.v1.Book.update_time:type_name -> google.protobuf.Timestamp
+	22, // 0: portico.demo.v1.Shelf.create_time:type_name -> google.protobuf.Timestamp
+	22, // 1: portico.demo.v1.Book.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: portico.demo.v1.ListShelvesResponse.shelves:type_name -> portico.demo.v1.Shelf
 	0,  // 3: portico.demo.v1.CreateShelfRequest.shelf:type_name -> portico.demo.v1.Shelf
 	1,  // 4: portico.demo.v1.ListBooksResponse.books:type_name -> portico.demo.v1.Book
 	1,  // 5: portico.demo.v1.CreateBookRequest.book:type_name -> portico.demo.v1.Book
 	1,  // 6: portico.demo.v1.UpdateBookRequest.book:type_name -> portico.demo.v1.Book
-	20, // 7: portico.demo.v1.UpdateBookRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 7: portico.demo.v1.UpdateBookRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 8: portico.demo.v1.ReplaceBookRequest.book:type_name -> portico.demo.v1.Book
-	21, // 9: portico.demo.v1.UploadBookCoverRequest.cover:type_name -> google.api.HttpBody
+	24, // 9: portico.demo.v1.UploadBookCoverRequest.cover:type_name -> google.api.HttpBody
 	2,  // 10: portico.demo.v1.LibraryService.ListShelves:input_type -> portico.demo.v1.ListShelvesRequest
 	4,  // 11: portico.demo.v1.LibraryService.GetShelf:input_type -> portico.demo.v1.GetShelfRequest
 	5,  // 12: portico.demo.v1.LibraryService.CreateShelf:input_type -> portico.demo.v1.CreateShelfRequest
 	6,  // 13: portico.demo.v1.LibraryService.DeleteShelf:input_type -> portico.demo.v1.DeleteShelfRequest
-	8,  // 14: portico.demo.v1.LibraryService.ListBooks:input_type -> portico.demo.v1.ListBooksRequest
-	10, // 15: portico.demo.v1.LibraryService.GetBook:input_type -> portico.demo.v1.GetBookRequest
-	11, // 16: portico.demo.v1.LibraryService.CreateBook:input_type -> portico.demo.v1.CreateBookRequest
-	12, // 17: portico.demo.v1.LibraryService.UpdateBook:input_type -> portico.demo.v1.UpdateBookRequest
-	13, // 18: portico.demo.v1.LibraryService.ReplaceBook:input_type -> portico.demo.v1.ReplaceBookRequest
-	14, // 19: portico.demo.v1.LibraryService.DeleteBook:input_type -> portico.demo.v1.DeleteBookRequest
-	15, // 20: portico.demo.v1.LibraryService.CheckoutBook:input_type -> portico.demo.v1.CheckoutBookRequest
-	7,  // 21: portico.demo.v1.LibraryService.LockShelf:input_type -> portico.demo.v1.LockShelfRequest
-	16, // 22: portico.demo.v1.LibraryService.GetShelfFile:input_type -> portico.demo.v1.GetShelfFileRequest
-	17, // 23: portico.demo.v1.LibraryService.GetBookCover:input_type -> portico.demo.v1.GetBookCoverRequest
-	18, // 24: portico.demo.v1.LibraryService.UploadBookCover:input_type -> portico.demo.v1.UploadBookCoverRequest
-	3,  // 25: portico.demo.v1.LibraryService.ListShelves:output_type -> portico.demo.v1.ListShelvesResponse
-	0,  // 26: portico.demo.v1.LibraryService.GetShelf:output_type -> portico.demo.v1.Shelf
-	0,  // 27: portico.demo.v1.LibraryService.CreateShelf:output_type -> portico.demo.v1.Shelf
-	22, // 28: portico.demo.v1.LibraryService.DeleteShelf:output_type -> google.protobuf.Empty
-	9,  // 29: portico.demo.v1.LibraryService.ListBooks:output_type -> portico.demo.v1.ListBooksResponse
-	1,  // 30: portico.demo.v1.LibraryService.GetBook:output_type -> portico.demo.v1.Book
-	1,  // 31: portico.demo.v1.LibraryService.CreateBook:output_type -> portico.demo.v1.Book
-	1,  // 32: portico.demo.v1.LibraryService.UpdateBook:output_type -> portico.demo.v1.Book
-	1,  // 33: portico.demo.v1.LibraryService.ReplaceBook:output_type -> portico.demo.v1.Book
-	22, // 34: portico.demo.v1.LibraryService.DeleteBook:output_type -> google.protobuf.Empty
-	1,  // 35: portico.demo.v1.LibraryService.CheckoutBook:output_type -> portico.demo.v1.Book
-	0,  // 36: portico.demo.v1.LibraryService.LockShelf:output_type -> portico.demo.v1.Shelf
-	21, // 37: portico.demo.v1.LibraryService.GetShelfFile:output_type -> google.api.HttpBody
-	21, // 38: portico.demo.v1.LibraryService.GetBookCover:output_type -> google.api.HttpBody
-	1,  // 39: portico.demo.v1.LibraryService.UploadBookCover:output_type -> portico.demo.v1.Book
-	25, // [25:40] is the sub-list for method output_type
-	10, // [10:25] is the sub-list for method input_type
+	11, // 14: portico.demo.v1.LibraryService.ListBooks:input_type -> portico.demo.v1.ListBooksRequest
+	8,  // 15: portico.demo.v1.LibraryService.StreamBooks:input_type -> portico.demo.v1.StreamBooksRequest
+	9,  // 16: portico.demo.v1.LibraryService.AskLibrarian:input_type -> portico.demo.v1.Question
+	13, // 17: portico.demo.v1.LibraryService.GetBook:input_type -> portico.demo.v1.GetBookRequest
+	14, // 18: portico.demo.v1.LibraryService.CreateBook:input_type -> portico.demo.v1.CreateBookRequest
+	15, // 19: portico.demo.v1.LibraryService.UpdateBook:input_type -> portico.demo.v1.UpdateBookRequest
+	16, // 20: portico.demo.v1.LibraryService.ReplaceBook:input_type -> portico.demo.v1.ReplaceBookRequest
+	17, // 21: portico.demo.v1.LibraryService.DeleteBook:input_type -> portico.demo.v1.DeleteBookRequest
+	18, // 22: portico.demo.v1.LibraryService.CheckoutBook:input_type -> portico.demo.v1.CheckoutBookRequest
+	7,  // 23: portico.demo.v1.LibraryService.LockShelf:input_type -> portico.demo.v1.LockShelfRequest
+	19, // 24: portico.demo.v1.LibraryService.GetShelfFile:input_type -> portico.demo.v1.GetShelfFileRequest
+	20, // 25: portico.demo.v1.LibraryService.GetBookCover:input_type -> portico.demo.v1.GetBookCoverRequest
+	21, // 26: portico.demo.v1.LibraryService.UploadBookCover:input_type -> portico.demo.v1.UploadBookCoverRequest
+	3,  // 27: portico.demo.v1.LibraryService.ListShelves:output_type -> portico.demo.v1.ListShelvesResponse
+	0,  // 28: portico.demo.v1.LibraryService.GetShelf:output_type -> portico.demo.v1.Shelf
+	0,  // 29: portico.demo.v1.LibraryService.CreateShelf:output_type -> portico.demo.v1.Shelf
+	25, // 30: portico.demo.v1.LibraryService.DeleteShelf:output_type -> google.protobuf.Empty
+	12, // 31: portico.demo.v1.LibraryService.ListBooks:output_type -> portico.demo.v1.ListBooksResponse
+	1,  // 32: portico.demo.v1.LibraryService.StreamBooks:output_type -> portico.demo.v1.Book
+	10, // 33: portico.demo.v1.LibraryService.AskLibrarian:output_type -> portico.demo.v1.Answer
+	1,  // 34: portico.demo.v1.LibraryService.GetBook:output_type -> portico.demo.v1.Book
+	1,  // 35: portico.demo.v1.LibraryService.CreateBook:output_type -> portico.demo.v1.Book
+	1,  // 36: portico.demo.v1.LibraryService.UpdateBook:output_type -> portico.demo.v1.Book
+	1,  // 37: portico.demo.v1.LibraryService.ReplaceBook:output_type -> portico.demo.v1.Book
+	25, // 38: portico.demo.v1.LibraryService.DeleteBook:output_type -> google.protobuf.Empty
+	1,  // 39: portico.demo.v1.LibraryService.CheckoutBook:output_type -> portico.demo.v1.Book
+	0,  // 40: portico.demo.v1.LibraryService.LockShelf:output_type -> portico.demo.v1.Shelf
+	24, // 41: portico.demo.v1.LibraryService.GetShelfFile:output_type -> google.api.HttpBody
+	24, // 42: portico.demo.v1.LibraryService.GetBookCover:output_type -> google.api.HttpBody
+	1,  // 43: portico.demo.v1.LibraryService.UploadBookCover:output_type -> portico.demo.v1.Book
+	27, // [27:44] is the sub-list for method output_type
+	10, // [10:27] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1278,7 +1436,7 @@ func file_portico_demo_v1_library_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_portico_demo_v1_library_proto_rawDesc), len(file_portico_demo_v1_library_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,8 @@ const (
 	LibraryService_CreateShelf_FullMethodName     = "/portico.demo.v1.LibraryService/CreateShelf"
 	LibraryService_DeleteShelf_FullMethodName     = "/portico.demo.v1.LibraryService/DeleteShelf"
 	LibraryService_ListBooks_FullMethodName       = "/portico.demo.v1.LibraryService/ListBooks"
+	LibraryService_StreamBooks_FullMethodName     = "/portico.demo.v1.LibraryService/StreamBooks"
+	LibraryService_AskLibrarian_FullMethodName    = "/portico.demo.v1.LibraryService/AskLibrarian"
 	LibraryService_GetBook_FullMethodName         = "/portico.demo.v1.LibraryService/GetBook"
 	LibraryService_CreateBook_FullMethodName      = "/portico.demo.v1.LibraryService/CreateBook"
 	LibraryService_UpdateBook_FullMethodName      = "/portico.demo.v1.LibraryService/UpdateBook"
@@ -62,6 +64,13 @@ type LibraryServiceClient interface {
 	ListBooks(ctx context.Context, in *ListBooksRequest, opts ...grpc.CallOption) (*ListBooksResponse, error)
 	// Gets a book. The additional binding answers with only the book's title
 	// (response_body) as a JSON string.
+	// StreamBooks sends the books of a shelf one at a time, a quarter of a
+	// second apart: a server stream, served over REST as NDJSON or
+	// Server-Sent Events and over gRPC-Web, Connect and gRPC.
+	StreamBooks(ctx context.Context, in *StreamBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Book], error)
+	// AskLibrarian answers each question as it arrives: a bidi stream, served
+	// over REST as a WebSocket and over Connect and gRPC.
+	AskLibrarian(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Question, Answer], error)
 	GetBook(ctx context.Context, in *GetBookRequest, opts ...grpc.CallOption) (*Book, error)
 	// Creates a book on a shelf from the `book` field of the request.
 	CreateBook(ctx context.Context, in *CreateBookRequest, opts ...grpc.CallOption) (*Book, error)
@@ -142,6 +151,38 @@ func (c *libraryServiceClient) ListBooks(ctx context.Context, in *ListBooksReque
 	}
 	return out, nil
 }
+
+func (c *libraryServiceClient) StreamBooks(ctx context.Context, in *StreamBooksRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Book], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LibraryService_ServiceDesc.Streams[0], LibraryService_StreamBooks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamBooksRequest, Book]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LibraryService_StreamBooksClient = grpc.ServerStreamingClient[Book]
+
+func (c *libraryServiceClient) AskLibrarian(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Question, Answer], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LibraryService_ServiceDesc.Streams[1], LibraryService_AskLibrarian_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[Question, Answer]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LibraryService_AskLibrarianClient = grpc.BidiStreamingClient[Question, Answer]
 
 func (c *libraryServiceClient) GetBook(ctx context.Context, in *GetBookRequest, opts ...grpc.CallOption) (*Book, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -262,6 +303,13 @@ type LibraryServiceServer interface {
 	ListBooks(context.Context, *ListBooksRequest) (*ListBooksResponse, error)
 	// Gets a book. The additional binding answers with only the book's title
 	// (response_body) as a JSON string.
+	// StreamBooks sends the books of a shelf one at a time, a quarter of a
+	// second apart: a server stream, served over REST as NDJSON or
+	// Server-Sent Events and over gRPC-Web, Connect and gRPC.
+	StreamBooks(*StreamBooksRequest, grpc.ServerStreamingServer[Book]) error
+	// AskLibrarian answers each question as it arrives: a bidi stream, served
+	// over REST as a WebSocket and over Connect and gRPC.
+	AskLibrarian(grpc.BidiStreamingServer[Question, Answer]) error
 	GetBook(context.Context, *GetBookRequest) (*Book, error)
 	// Creates a book on a shelf from the `book` field of the request.
 	CreateBook(context.Context, *CreateBookRequest) (*Book, error)
@@ -307,6 +355,12 @@ func (UnimplementedLibraryServiceServer) DeleteShelf(context.Context, *DeleteShe
 }
 func (UnimplementedLibraryServiceServer) ListBooks(context.Context, *ListBooksRequest) (*ListBooksResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListBooks not implemented")
+}
+func (UnimplementedLibraryServiceServer) StreamBooks(*StreamBooksRequest, grpc.ServerStreamingServer[Book]) error {
+	return status.Errorf(codes.Unimplemented, "method StreamBooks not implemented")
+}
+func (UnimplementedLibraryServiceServer) AskLibrarian(grpc.BidiStreamingServer[Question, Answer]) error {
+	return status.Errorf(codes.Unimplemented, "method AskLibrarian not implemented")
 }
 func (UnimplementedLibraryServiceServer) GetBook(context.Context, *GetBookRequest) (*Book, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetBook not implemented")
@@ -448,6 +502,24 @@ func _LibraryService_ListBooks_Handler(srv interface{}, ctx context.Context, dec
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _LibraryService_StreamBooks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamBooksRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LibraryServiceServer).StreamBooks(m, &grpc.GenericServerStream[StreamBooksRequest, Book]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LibraryService_StreamBooksServer = grpc.ServerStreamingServer[Book]
+
+func _LibraryService_AskLibrarian_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(LibraryServiceServer).AskLibrarian(&grpc.GenericServerStream[Question, Answer]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LibraryService_AskLibrarianServer = grpc.BidiStreamingServer[Question, Answer]
 
 func _LibraryService_GetBook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetBookRequest)
@@ -697,6 +769,18 @@ var LibraryService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _LibraryService_UploadBookCover_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamBooks",
+			Handler:       _LibraryService_StreamBooks_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "AskLibrarian",
+			Handler:       _LibraryService_AskLibrarian_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "portico/demo/v1/library.proto",
 }
