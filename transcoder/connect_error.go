@@ -177,8 +177,8 @@ func connectDetail(d *anypb.Any, opts protojson.MarshalOptions) connectWireDetai
 // types when no method was found.
 func (s *Snapshot) connectErrorOptions(m *method) protojson.MarshalOptions {
 	opts := protojson.MarshalOptions{
-		UseProtoNames:  s.opts.UseProtoNames,
-		UseEnumNumbers: s.opts.UseEnumNumbers,
+		UseProtoNames:  s.optionsFor(m).UseProtoNames,
+		UseEnumNumbers: s.optionsFor(m).UseEnumNumbers,
 		Resolver:       protoregistry.GlobalTypes,
 	}
 	if m != nil {

@@ -41,10 +41,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch classifyProtocol(r) {
 	case protocolGRPC:
-		if isReflectionPath(r.URL.Path) {
-			s.reflectionHandler().ServeHTTP(w, r)
-			return
-		}
 		s.serveGRPC(w, r)
 	case protocolGRPCWeb:
 		s.serveGRPCWeb(w, r)

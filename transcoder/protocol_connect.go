@@ -120,8 +120,8 @@ func connectCheckVersion(r *http.Request) error {
 
 // connectContext derives the call's context: deadline and outgoing
 // metadata. cancel is never nil.
-func (s *Snapshot) connectContext(r *http.Request) (ctx context.Context, cancel context.CancelFunc, err error) {
-	timeout, err := s.opts.connectCallTimeout(r.Header.Get("Connect-Timeout-Ms"))
+func (s *Snapshot) connectContext(r *http.Request, m *method) (ctx context.Context, cancel context.CancelFunc, err error) {
+	timeout, err := m.opts.connectCallTimeout(r.Header.Get("Connect-Timeout-Ms"))
 	if err != nil {
 		return nil, func() {}, err
 	}
@@ -173,7 +173,7 @@ func (s *Snapshot) serveConnectUnary(w http.ResponseWriter, r *http.Request) {
 		s.writeConnectError(w, r, m, nil, nil, err)
 		return
 	}
-	ctx, cancel, err := s.connectContext(r)
+	ctx, cancel, err := s.connectContext(r, m)
 	defer cancel()
 	if err != nil {
 		s.writeConnectError(w, r, m, nil, nil, err)
@@ -220,7 +220,7 @@ func (s *Snapshot) serveConnectUnary(w http.ResponseWriter, r *http.Request) {
 // protobuf wire format, checked against the method's input; isJSON tells
 // the codec, which the reply uses too. The message may live in buf.
 func (s *Snapshot) readConnectUnary(r *http.Request, m *method, buf *bytes.Buffer) (isJSON bool, msg []byte, err error) {
-	limit := s.opts.maxRequestBytes()
+	limit := m.opts.maxRequestBytes()
 	var encoding string
 	if r.Method == http.MethodGet {
 		if !connectNoSideEffects(m) {
@@ -270,7 +270,7 @@ func (s *Snapshot) readConnectUnary(r *http.Request, m *method, buf *bytes.Buffe
 			// Refused before reading a body that could not be used.
 			return false, nil, status.Errorf(codes.Unimplemented, "request compressed with unsupported encoding %q; supported: %s", encoding, supportedEncodings)
 		}
-		if msg, err = s.readBody(r, buf); err != nil {
+		if msg, err = s.readBody(r, limit, buf); err != nil {
 			return false, nil, err
 		}
 	}
@@ -310,7 +310,7 @@ func (s *Snapshot) serveConnectStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	limit := s.opts.maxRequestBytes()
+	limit := m.opts.maxRequestBytes()
 	c := &connectStream{
 		s:           s,
 		m:           m,
@@ -338,7 +338,7 @@ func (s *Snapshot) serveConnectStream(w http.ResponseWriter, r *http.Request) {
 			c.reqEncoding, supportedEncodings), false, nil, nil)
 		return
 	}
-	ctx, cancel, err := s.connectContext(r)
+	ctx, cancel, err := s.connectContext(r, m)
 	defer cancel()
 	if err != nil {
 		c.finish(toStatus(err), false, nil, nil)

@@ -129,7 +129,7 @@ func (s *Snapshot) serveGRPC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	timeout, err := s.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
+	timeout, err := m.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
 	if err != nil {
 		nativeGRPCTrailersOnly(w, contentType, toStatus(err), nil)
 		return
@@ -148,7 +148,7 @@ func (s *Snapshot) serveGRPC(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx = metadata.NewOutgoingContext(ctx, md)
 
-	maxBytes := s.opts.maxRequestBytes()
+	maxBytes := m.opts.maxRequestBytes()
 	c := &nativeGRPCStream{
 		ctx:         ctx,
 		s:           s,

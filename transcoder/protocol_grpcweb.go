@@ -108,7 +108,6 @@ func (s *Snapshot) serveGRPCWeb(w http.ResponseWriter, r *http.Request) {
 		contentType: mediaType,
 		text:        text,
 		json:        json,
-		maxBytes:    s.opts.maxRequestBytes(),
 	}
 	switch {
 	case r.Method != http.MethodPost:
@@ -139,13 +138,14 @@ func (s *Snapshot) serveGRPCWeb(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.m = m
+	c.maxBytes = m.opts.maxRequestBytes()
 
 	md, err := rpcRequestMetadata(r)
 	if err != nil {
 		c.finish(toStatus(err), false, nil, nil)
 		return
 	}
-	timeout, err := s.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
+	timeout, err := m.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
 	if err != nil {
 		c.finish(toStatus(err), false, nil, nil)
 		return

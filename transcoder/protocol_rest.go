@@ -84,7 +84,7 @@ func (s *Snapshot) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	rt := match.value
 	m := rt.method
-	ctx, cancel, err := s.restCallContext(r)
+	ctx, cancel, err := s.restCallContext(r, m)
 	if err != nil {
 		s.writeRESTError(w, r, m, nil, nil, err)
 		return
@@ -114,12 +114,12 @@ func (s *Snapshot) serveREST(w http.ResponseWriter, r *http.Request) {
 
 // restCallContext derives a REST call's context from the request: its
 // deadline (Grpc-Timeout, or the defaults) and its outgoing metadata.
-func (s *Snapshot) restCallContext(r *http.Request) (context.Context, context.CancelFunc, error) {
-	timeout, err := s.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
+func (s *Snapshot) restCallContext(r *http.Request, m *method) (context.Context, context.CancelFunc, error) {
+	timeout, err := m.opts.callTimeout(r.Header.Get("Grpc-Timeout"))
 	if err != nil {
 		return nil, nil, err
 	}
-	md, err := s.opts.outgoingMetadata(r, s.forward)
+	md, err := m.opts.outgoingMetadata(r, m.forward)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,7 +138,7 @@ func (s *Snapshot) buildRESTRequest(r *http.Request, rt *route, pathValues []str
 	var body []byte
 	if rt.body != "" && r.Method != http.MethodHead {
 		var err error
-		if body, err = s.readBody(r, out); err != nil {
+		if body, err = s.readBody(r, rt.method.opts.maxRequestBytes(), out); err != nil {
 			return err
 		}
 	}
@@ -179,16 +179,16 @@ func (s *Snapshot) bindPathAndQuery(r *http.Request, rt *route, pathValues []str
 		}
 	}
 	if rt.body != "*" && r.URL.RawQuery != "" {
-		if err := bindQuery(msg, r.URL.RawQuery, rt.skipQuery, s.opts.RejectUnknownQueryParameters); err != nil {
+		if err := bindQuery(msg, r.URL.RawQuery, rt.skipQuery, rt.method.opts.RejectUnknownQueryParameters); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readBody reads the request body into buf, enforcing the size limit.
-func (s *Snapshot) readBody(r *http.Request, buf *bytes.Buffer) ([]byte, error) {
-	limit := s.opts.maxRequestBytes()
+// readBody reads the request body into buf, enforcing the size limit
+// (negative: none).
+func (s *Snapshot) readBody(r *http.Request, limit int64, buf *bytes.Buffer) ([]byte, error) {
 	if limit >= 0 && r.ContentLength > limit {
 		return nil, &bodyTooLargeError{limit: limit}
 	}
@@ -275,9 +275,9 @@ func jsonContentType(ct string) bool {
 
 func (s *Snapshot) marshalOptions(m *method) protojson.MarshalOptions {
 	return protojson.MarshalOptions{
-		UseProtoNames:   s.opts.UseProtoNames,
-		EmitUnpopulated: s.opts.EmitUnpopulated,
-		UseEnumNumbers:  s.opts.UseEnumNumbers,
+		UseProtoNames:   m.opts.UseProtoNames,
+		EmitUnpopulated: m.opts.EmitUnpopulated,
+		UseEnumNumbers:  m.opts.UseEnumNumbers,
 		Resolver:        m.backend.types,
 	}
 }
@@ -355,7 +355,7 @@ func (s *Snapshot) marshalField(m *method, msg *dynamicpb.Message, fd protorefle
 		return nil, err
 	}
 	name := fd.JSONName()
-	if s.opts.UseProtoNames {
+	if m.opts.UseProtoNames {
 		name = string(fd.Name())
 	}
 	if v, ok := fields[name]; ok {

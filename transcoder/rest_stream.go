@@ -152,7 +152,7 @@ func (rs *restStream) receive() ([]byte, error) {
 
 // receiveLine decodes the next non-empty NDJSON line.
 func (rs *restStream) receiveLine() ([]byte, error) {
-	limit := rs.s.opts.maxRequestBytes()
+	limit := rs.rt.method.opts.maxRequestBytes()
 	for {
 		line, err := readLine(rs.lines, limit)
 		if err != nil {

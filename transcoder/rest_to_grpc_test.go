@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -607,4 +608,38 @@ func TestRESTCORS(t *testing.T) {
 	if errResp.status != 404 || errResp.header.Get("Access-Control-Allow-Origin") == "" {
 		t.Errorf("error response without CORS headers: %d %v", errResp.status, errResp.header)
 	}
+}
+
+// TestRESTPerBackendOptions gives one backend, and one service of another,
+// their own options, overriding the snapshot's.
+func TestRESTPerBackendOptions(t *testing.T) {
+	echo := testbackend.Start(t, "echo", testbackend.WithEcho())
+	other := testbackend.Start(t, "other", testbackend.WithOther())
+	var backends []transcoder.Backend
+	for _, be := range []*testbackend.Backend{echo, other} {
+		conn := dialBackend(t, be)
+		backends = append(backends, transcoder.Backend{Name: be.Name, Schema: loadSchema(t, "reflection", conn, be), Conn: conn.Conn})
+	}
+	backends[0].Options = &transcoder.Options{UseProtoNames: true, MaxRequestBytes: 64}
+	backends[1].ServiceOptions = map[protoreflect.FullName]*transcoder.Options{
+		"portico.testing.v1.OtherService": {EmitUnpopulated: true},
+	}
+	snap, err := transcoder.NewSnapshot(backends, transcoder.Options{UseEnumNumbers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := &gateway{url: serveH2C(t, transcoder.NewHandler(snap))}
+
+	resp := gw.do(t, "POST", "/v1/echo", []byte(`{"int32Value":1,"color":"COLOR_RED"}`), nil)
+	assertJSONEqual(t, resp.body, `{"int32_value":1,"color":"COLOR_RED"}`) // the backend's options replace the snapshot's
+	gw.do(t, "POST", "/v1/echo", []byte(`{"stringValue":"`+strings.Repeat("x", 100)+`"}`), nil).errorStatus(t, 413, 8)
+
+	resp = gw.do(t, "GET", "/v1/other/ping/x", nil, nil)
+	assertJSONEqual(t, resp.body, `{"text":"x","servedBy":"other"}`)
+	resp = gw.do(t, "GET", "/v1/other/ping/", nil, nil)
+	if resp.status != 404 {
+		t.Errorf("empty segment: %d", resp.status)
+	}
+	resp = gw.do(t, "POST", "/portico.testing.v1.OtherService/Ping", []byte(`{}`), nil)
+	assertJSONEqual(t, resp.body, `{"text":"","servedBy":"other"}`) // EmitUnpopulated for this service only
 }

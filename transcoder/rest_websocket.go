@@ -80,7 +80,7 @@ func (s *Snapshot) serveRESTWebSocket(ctx context.Context, w http.ResponseWriter
 		return // Accept has answered the client
 	}
 	defer conn.CloseNow()
-	if limit := s.opts.maxRequestBytes(); limit >= 0 {
+	if limit := m.opts.maxRequestBytes(); limit >= 0 {
 		conn.SetReadLimit(limit)
 	} else {
 		conn.SetReadLimit(-1)
@@ -128,7 +128,7 @@ func (ws *wsStream) receive() ([]byte, error) {
 			return nil, status.Errorf(codes.Canceled, "client closed the WebSocket (%d %s)", ce.Code, ce.Reason)
 		}
 		if strings.Contains(err.Error(), "read limited") {
-			return nil, status.Errorf(codes.ResourceExhausted, "a request message exceeds the limit of %d bytes", ws.s.opts.maxRequestBytes())
+			return nil, status.Errorf(codes.ResourceExhausted, "a request message exceeds the limit of %d bytes", ws.rt.method.opts.maxRequestBytes())
 		}
 		return nil, status.Errorf(codes.Canceled, "reading from the WebSocket: %v", err)
 	}

@@ -28,6 +28,12 @@ type Backend struct {
 	// Conn carries the calls. It must accept grpc.ForceCodecV2 call options
 	// (a *grpc.ClientConn does).
 	Conn grpc.ClientConnInterface
+	// Options override the snapshot's options for this backend's methods.
+	// Nil means the snapshot's. CORS and Logger are snapshot-wide and are
+	// not read from here.
+	Options *Options
+	// ServiceOptions override Options for single services, by full name.
+	ServiceOptions map[protoreflect.FullName]*Options
 }
 
 // Snapshot is an immutable, validated view of everything Portico serves:
@@ -65,6 +71,10 @@ type method struct {
 	backend  *backendState
 	input    protoreflect.MessageDescriptor
 	output   protoreflect.MessageDescriptor
+	// opts are the options for this method: the snapshot's, overridden by
+	// its backend's or service's; forward is opts.ForwardHeaders as a set.
+	opts    *Options
+	forward map[string]bool
 	// inputHTTPBody and outputHTTPBody are set when the message is
 	// google.api.HttpBody.
 	inputHTTPBody  *httpBodyFields
@@ -133,9 +143,20 @@ func NewSnapshot(backends []Backend, opts Options) (*Snapshot, error) {
 				continue
 			}
 			serviceOwner[sd.FullName()] = b.Name
+			opts := &s.opts
+			if b.Options != nil {
+				opts = b.Options
+			}
+			if so := b.ServiceOptions[sd.FullName()]; so != nil {
+				opts = so
+			}
+			forward := s.forward
+			if opts != &s.opts {
+				forward = forwardSet(opts.ForwardHeaders)
+			}
 			methods := sd.Methods()
 			for i := range methods.Len() {
-				errs = append(errs, s.addMethod(bs, methods.Get(i))...)
+				errs = append(errs, s.addMethod(bs, methods.Get(i), opts, forward)...)
 			}
 		}
 	}
@@ -145,9 +166,11 @@ func NewSnapshot(backends []Backend, opts Options) (*Snapshot, error) {
 	return s, nil
 }
 
-func (s *Snapshot) addMethod(bs *backendState, md protoreflect.MethodDescriptor) []error {
+func (s *Snapshot) addMethod(bs *backendState, md protoreflect.MethodDescriptor, opts *Options, forward map[string]bool) []error {
 	m := &method{
 		desc:           md,
+		opts:           opts,
+		forward:        forward,
 		grpcPath:       "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
 		backend:        bs,
 		input:          md.Input(),
@@ -280,6 +303,15 @@ func newRoute(m *method, rule *annotations.HttpRule) (*route, error) {
 		}
 	}
 	return r, nil
+}
+
+// optionsFor returns the options that apply to m, or the snapshot's when m
+// is nil (no method was found).
+func (s *Snapshot) optionsFor(m *method) *Options {
+	if m != nil {
+		return m.opts
+	}
+	return &s.opts
 }
 
 // isPathBindableMessage reports the message types a path or query value can

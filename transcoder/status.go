@@ -65,8 +65,8 @@ func (s *Snapshot) writeRESTError(w http.ResponseWriter, r *http.Request, m *met
 // backend (or the linked-in types when no method is known).
 func (s *Snapshot) statusMarshalOptions(m *method) protojson.MarshalOptions {
 	opts := protojson.MarshalOptions{
-		UseProtoNames:  s.opts.UseProtoNames,
-		UseEnumNumbers: s.opts.UseEnumNumbers,
+		UseProtoNames:  s.optionsFor(m).UseProtoNames,
+		UseEnumNumbers: s.optionsFor(m).UseEnumNumbers,
 		Resolver:       protoregistry.GlobalTypes,
 	}
 	if m != nil {
