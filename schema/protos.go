@@ -107,3 +107,21 @@ func protoFilesUnder(root string) ([]string, error) {
 	sort.Strings(out)
 	return out, err
 }
+
+// ProtoSourcePaths returns the paths of the .proto files FromProtos would
+// compile for root and files (every .proto file under root when files is
+// empty), for watching them for changes. Imports outside root are not
+// included.
+func ProtoSourcePaths(root string, files []string) ([]string, error) {
+	if len(files) == 0 {
+		var err error
+		if files, err = protoFilesUnder(root); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = filepath.Join(root, filepath.FromSlash(f))
+	}
+	return out, nil
+}

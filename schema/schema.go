@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	// Linked in so that the fallback of every Resolver, and the imports a
 	// descriptor file may leave out, include google/api and the google.rpc
@@ -126,4 +127,32 @@ func (r *Resolver) FindExtensionByNumber(message protoreflect.FullName, field pr
 		return xt, nil
 	}
 	return protoregistry.GlobalTypes.FindExtensionByNumber(message, field)
+}
+
+// Merge combines schemas from several sources of one backend (several
+// descriptor files, say) into one. A file present in more than one is taken
+// once, from the first; a service present in more than one is served once.
+func Merge(schemas ...*Schema) (*Schema, error) {
+	files := new(protoregistry.Files)
+	var services []protoreflect.FullName
+	seen := map[protoreflect.FullName]bool{}
+	var sources []string
+	for _, s := range schemas {
+		sources = append(sources, s.Source)
+		var err error
+		s.files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+			err = registerTransitively(files, fd)
+			return err == nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("schema: merging %s: %w", s.Source, err)
+		}
+		for _, sd := range s.services {
+			if !seen[sd.FullName()] {
+				seen[sd.FullName()] = true
+				services = append(services, sd.FullName())
+			}
+		}
+	}
+	return New(strings.Join(sources, ", "), files, services)
 }

@@ -329,17 +329,12 @@ func isPathBindableMessage(name protoreflect.FullName) bool {
 }
 
 // httpRuleOf returns the method's google.api.http rule, or nil. The options
-// are re-read through the linked-in extension type because descriptors built
-// from reflection or from files may hold the extension as unknown bytes.
+// are always re-read through the linked-in extension type: descriptors
+// built from reflection or files may hold the extension as unknown bytes,
+// and those compiled from .proto sources hold it as a dynamic message.
 func httpRuleOf(md protoreflect.MethodDescriptor) *annotations.HttpRule {
 	opts, ok := md.Options().(*descriptorpb.MethodOptions)
 	if !ok || opts == nil {
-		return nil
-	}
-	if proto.HasExtension(opts, annotations.E_Http) {
-		return proto.GetExtension(opts, annotations.E_Http).(*annotations.HttpRule)
-	}
-	if len(opts.ProtoReflect().GetUnknown()) == 0 {
 		return nil
 	}
 	raw, err := proto.Marshal(opts)

@@ -15,15 +15,14 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/portico-gw/portico/internal/demo"
-	"github.com/portico-gw/portico/transcoder"
 )
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "localhost:8080", "address to serve the gateway on")
-	var opts transcoder.Options
-	transcodingFlags(fs, &opts)
+	var settings [][2]string
+	transcodingFlags(fs, &settings)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: portico demo [--listen ADDR] [flags]
 
@@ -43,7 +42,6 @@ Flags:
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	opts.Logger = logger
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", *listen)
@@ -51,7 +49,7 @@ Flags:
 		fmt.Fprintf(stderr, "portico demo: %v\n", err)
 		return 1
 	}
-	if err := runDemoOn(ctx, ln, opts, logger, stdout); err != nil {
+	if err := runDemoOn(ctx, ln, settings, logger, stdout); err != nil {
 		fmt.Fprintf(stderr, "portico demo: %v\n", err)
 		return 1
 	}
@@ -60,7 +58,7 @@ Flags:
 
 // runDemoOn serves the demo backend on a loopback port and the gateway on
 // ln until ctx ends.
-func runDemoOn(ctx context.Context, ln net.Listener, opts transcoder.Options, logger *slog.Logger, stdout io.Writer) error {
+func runDemoOn(ctx context.Context, ln net.Listener, settings [][2]string, logger *slog.Logger, stdout io.Writer) error {
 	backendLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -76,7 +74,7 @@ func runDemoOn(ctx context.Context, ln net.Listener, opts transcoder.Options, lo
 		fmt.Fprintf(stdout, "  %s\n", fmt.Sprintf(line, base))
 	}
 	fmt.Fprintln(stdout)
-	cfg := serveConfig{backends: []string{backendLn.Addr().String()}, options: opts}
+	cfg := serveConfig{backends: []string{backendLn.Addr().String()}, settings: settings}
 	return serve(ctx, cfg, ln, logger)
 }
 

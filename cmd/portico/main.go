@@ -1,6 +1,7 @@
 // Command portico runs the Portico gateway.
 //
 //	portico serve --listen :8080 --backend localhost:9090
+//	portico serve --config portico.yaml
 //	portico demo
 //	portico version
 //
@@ -25,12 +26,16 @@ Usage:
 Commands:
   serve     run the gateway in front of one or more gRPC backends
   demo      run the gateway in front of a built-in demo backend
+  validate  check a config file and its offline schemas (exit 0 or 1)
+  routes    print the route table a config file makes
   version   print the version
   help      print this help, or "portico help <command>" for a command's flags
 
 Examples:
   portico serve --listen :8080 --backend localhost:9090
   portico serve --listen :8080 --backend localhost:9090 --descriptors api.binpb
+  portico serve --config portico.yaml
+  portico validate --config portico.yaml
   portico demo --listen localhost:8080
 `
 
@@ -48,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(rest, stdout, stderr)
 	case "demo":
 		return runDemo(rest, stdout, stderr)
+	case "validate":
+		return runValidate(rest, stdout, stderr)
+	case "routes":
+		return runRoutes(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "portico %s\n", version)
 		return 0

@@ -30,7 +30,6 @@ import (
 
 	testingv1 "github.com/portico-gw/portico/gen/portico/testing/v1"
 	"github.com/portico-gw/portico/internal/testbackend"
-	"github.com/portico-gw/portico/transcoder"
 )
 
 func TestMain(m *testing.M) {
@@ -89,11 +88,25 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// getEventually repeats a GET while Portico is still loading schemas (503)
+// until it answers want or 10 seconds pass, and returns the last answer.
+func getEventually(t *testing.T, url string, want int) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(t, url)
+		if code == want || code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return code, body
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestServeReflection(t *testing.T) {
 	echo := testbackend.Start(t, "echo", testbackend.WithEcho())
 	other := testbackend.Start(t, "other", testbackend.WithOther())
 	url := startServe(t, serveConfig{backends: []string{echo.Addr, other.Addr}}, io.Discard)
-	if code, body := get(t, url+"/v1/echo/hi/7"); code != 200 || !strings.Contains(body, `"int32Value":7`) {
+	if code, body := getEventually(t, url+"/v1/echo/hi/7", 200); code != 200 || !strings.Contains(body, `"int32Value":7`) {
 		t.Errorf("echo: %d %s", code, body)
 	}
 	if code, body := get(t, url+"/v1/other/ping/x"); code != 200 || !strings.Contains(body, `"servedBy":"other"`) {
@@ -106,7 +119,7 @@ func TestServeDescriptors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "echo.binpb")
 	writeSet(t, path, testingv1.File_portico_testing_v1_echo_proto)
 	url := startServe(t, serveConfig{backends: []string{echo.Addr}, descriptors: []string{path}}, io.Discard)
-	if code, body := get(t, url+"/v1/echo/hi/7"); code != 200 || !strings.Contains(body, `"stringValue":"hi"`) {
+	if code, body := getEventually(t, url+"/v1/echo/hi/7", 200); code != 200 || !strings.Contains(body, `"stringValue":"hi"`) {
 		t.Errorf("echo: %d %s", code, body)
 	}
 }
@@ -160,25 +173,27 @@ func TestServeWaitsForBackend(t *testing.T) {
 		t.Skipf("port %s was taken meanwhile: %v", addr, err)
 	}
 	testbackend.Serve(t, backendLn, "late")
-	if code, body := get(t, "http://"+ln.Addr().String()+"/v1/echo/late/1"); code != 200 {
+	if code, body := getEventually(t, "http://"+ln.Addr().String()+"/v1/echo/late/1", 200); code != 200 {
 		t.Fatalf("after the backend came up: %d %s", code, body)
 	}
 }
 
-func TestServeSchemaTimeout(t *testing.T) {
+// TestServeReadinessGrace: a backend that never loads keeps Portico
+// answering 503 until the grace period ends; then the gateway serves (here,
+// nothing: a 404).
+func TestServeReadinessGrace(t *testing.T) {
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := probe.Addr().String()
 	probe.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	url := startServe(t, serveConfig{backends: []string{addr}, grace: 500 * time.Millisecond}, io.Discard)
+	if code, body := get(t, url+"/v1/anything"); code != 503 || !strings.Contains(body, "starting") {
+		t.Fatalf("before the grace period: %d %s", code, body)
 	}
-	err = serve(context.Background(), serveConfig{backends: []string{addr}, schemaTimeout: 300 * time.Millisecond}, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil || !strings.Contains(err.Error(), "schema not loaded") {
-		t.Fatalf("serve: %v; want a schema timeout", err)
+	if code, body := getEventually(t, url+"/v1/anything", 404); code != 404 {
+		t.Fatalf("after the grace period: %d %s", code, body)
 	}
 }
 
@@ -190,7 +205,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- runDemoOn(ctx, ln, transcoder.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), &out) }()
+	go func() { done <- runDemoOn(ctx, ln, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), &out) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -198,7 +213,7 @@ func TestDemo(t *testing.T) {
 		}
 	}()
 	base := "http://" + ln.Addr().String()
-	code, body := get(t, base+"/v1/shelves")
+	code, body := getEventually(t, base+"/v1/shelves", 200)
 	if code != 200 || !strings.Contains(body, "shelves/") {
 		t.Fatalf("GET /v1/shelves: %d %s", code, body)
 	}
@@ -271,9 +286,16 @@ func TestServeTLS(t *testing.T) {
 			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 		}
 		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-		resp, err := client.Get(url + "/v1/echo/tls/1")
-		if err != nil {
-			t.Fatal(err)
+		var resp *http.Response
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var err error
+			if resp, err = client.Get(url + "/v1/echo/tls/1"); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				break
+			}
+			resp.Body.Close() // still loading the schema
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
