@@ -10,9 +10,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -155,7 +155,9 @@ func TestServeWaitsForBackend(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, serveConfig{backends: []string{addr}}, ln, slog.New(slog.NewTextHandler(&logs, nil))) }()
+	go func() {
+		done <- serve(ctx, serveConfig{backends: []string{addr}}, ln, slog.New(slog.NewTextHandler(&logs, nil)))
+	}()
 	defer func() {
 		cancel()
 		<-done
