@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/portico-gw/portico/jsonwire"
 	"github.com/portico-gw/portico/upstream"
 )
 
@@ -149,22 +150,87 @@ func (s *Snapshot) buildRESTRequest(r *http.Request, rt *route, pathValues []str
 // the path values and the query, and encodes it into out. body may alias
 // out: it is fully copied into the message before out is written.
 func (s *Snapshot) encodeRESTRequest(r *http.Request, rt *route, pathValues []string, body []byte, out *bytes.Buffer) error {
-	msg := dynamicpb.NewMessage(rt.method.input)
+	m := rt.method
+	// A JSON body becomes wire bytes straight from its tokens (jsonwire);
+	// an HttpBody body goes into a dynamic message.
+	scratch := getBuffer()
+	defer putBuffer(scratch)
+	var wire []byte
+	var msg *dynamicpb.Message
 	if body != nil {
-		if err := s.bindBody(r, rt, msg, body); err != nil {
+		if rt.bodyHTTPBody != nil {
+			msg = dynamicpb.NewMessage(m.input)
+			if err := s.bindBody(r, rt, msg, body); err != nil {
+				return err
+			}
+		} else {
+			var err error
+			if wire, err = s.bodyWire(r, rt, body, scratch.AvailableBuffer()); err != nil {
+				return err
+			}
+		}
+	}
+	// Path and query values are encoded after the body, in a message of
+	// their own: in the protobuf encoding a later value of a field replaces
+	// an earlier one, and messages merge, so a path value overrides what the
+	// body set, as HttpRule requires.
+	if len(rt.pathFields) > 0 || (rt.body != "*" && r.URL.RawQuery != "") {
+		if msg == nil {
+			msg = dynamicpb.NewMessage(m.input)
+		}
+		if err := s.bindPathAndQuery(r, rt, pathValues, msg); err != nil {
 			return err
 		}
 	}
-	if err := s.bindPathAndQuery(r, rt, pathValues, msg); err != nil {
-		return err
-	}
 	out.Reset()
-	b, err := proto.MarshalOptions{}.MarshalAppend(out.AvailableBuffer(), msg)
-	if err != nil {
-		return status.Errorf(codes.Internal, "encoding request: %v", err)
+	out.Write(wire)
+	if msg != nil {
+		b, err := proto.MarshalOptions{}.MarshalAppend(out.AvailableBuffer(), msg)
+		if err != nil {
+			return status.Errorf(codes.Internal, "encoding request: %v", err)
+		}
+		out.Write(b)
 	}
-	out.Write(b)
 	return nil
+}
+
+// bodyWire turns a JSON request body into the input message's wire bytes,
+// appended to dst: the whole message for body "*", the value of the body
+// field otherwise.
+func (s *Snapshot) bodyWire(r *http.Request, rt *route, body, dst []byte) ([]byte, error) {
+	contentType := r.Header.Get("Content-Type")
+	if !jsonContentType(contentType) {
+		return nil, unsupportedMediaType(contentType)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return dst, nil // an empty body is an empty message
+	}
+	m := rt.method
+	unmarshal := jsonwire.UnmarshalOptions{Resolver: m.backend.types}
+	if rt.body == "*" {
+		out, err := unmarshal.AppendWire(dst, m.input, body)
+		if err != nil {
+			return nil, malformedRequest("invalid JSON body: %v", err)
+		}
+		return out, nil
+	}
+	// The body is the value of one field. Checking that it is a single JSON
+	// value first keeps a body such as `1, "other": 2` from reaching other
+	// fields once it is wrapped as {"field": body}.
+	if !json.Valid(body) {
+		return nil, malformedRequest("invalid JSON body for field %s", rt.body)
+	}
+	wrapped := make([]byte, 0, len(body)+len(rt.body)+5)
+	wrapped = append(wrapped, `{"`...)
+	wrapped = append(wrapped, rt.body...)
+	wrapped = append(wrapped, `":`...)
+	wrapped = append(wrapped, body...)
+	wrapped = append(wrapped, '}')
+	out, err := unmarshal.AppendWire(dst, m.input, wrapped)
+	if err != nil {
+		return nil, malformedRequest("invalid JSON body for field %s: %v", rt.body, err)
+	}
+	return out, nil
 }
 
 // bindPathAndQuery sets the fields the path variables and the query
@@ -208,46 +274,14 @@ func (s *Snapshot) readBody(r *http.Request, limit int64, buf *bytes.Buffer) ([]
 	return buf.Bytes(), nil
 }
 
-// bindBody decodes the request body into msg as the route's body binding
-// says.
+// bindBody stores a raw request body in the HttpBody the route's body
+// binds (the whole input message, or its body field).
 func (s *Snapshot) bindBody(r *http.Request, rt *route, msg *dynamicpb.Message, body []byte) error {
-	contentType := r.Header.Get("Content-Type")
-	if rt.bodyHTTPBody != nil {
-		target := protoreflect.Message(msg)
-		if rt.bodyField != nil {
-			target = msg.Mutable(rt.bodyField).Message()
-		}
-		rt.bodyHTTPBody.set(target, contentType, bytes.Clone(body))
-		return nil
+	target := protoreflect.Message(msg)
+	if rt.bodyField != nil {
+		target = msg.Mutable(rt.bodyField).Message()
 	}
-	if !jsonContentType(contentType) {
-		return unsupportedMediaType(contentType)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil // an empty body is an empty message
-	}
-	unmarshal := protojson.UnmarshalOptions{Resolver: rt.method.backend.types}
-	if rt.body == "*" {
-		if err := unmarshal.Unmarshal(body, msg); err != nil {
-			return malformedRequest("invalid JSON body: %v", err)
-		}
-		return nil
-	}
-	// The body is the value of one field. Checking that it is a single JSON
-	// value first keeps a body such as `1, "other": 2` from reaching other
-	// fields once it is wrapped as {"field": body}.
-	if !json.Valid(body) {
-		return malformedRequest("invalid JSON body for field %s", rt.body)
-	}
-	wrapped := make([]byte, 0, len(body)+len(rt.body)+5)
-	wrapped = append(wrapped, `{"`...)
-	wrapped = append(wrapped, rt.body...)
-	wrapped = append(wrapped, `":`...)
-	wrapped = append(wrapped, body...)
-	wrapped = append(wrapped, '}')
-	if err := unmarshal.Unmarshal(wrapped, msg); err != nil {
-		return malformedRequest("invalid JSON body for field %s: %v", rt.body, err)
-	}
+	rt.bodyHTTPBody.set(target, r.Header.Get("Content-Type"), bytes.Clone(body))
 	return nil
 }
 
@@ -273,6 +307,17 @@ func jsonContentType(ct string) bool {
 	return strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 }
 
+// jsonOptions are marshalOptions for jsonwire, which writes JSON straight
+// from wire bytes.
+func (s *Snapshot) jsonOptions(m *method) jsonwire.MarshalOptions {
+	return jsonwire.MarshalOptions{
+		UseProtoNames:   m.opts.UseProtoNames,
+		EmitUnpopulated: m.opts.EmitUnpopulated,
+		UseEnumNumbers:  m.opts.UseEnumNumbers,
+		Resolver:        m.backend.types,
+	}
+}
+
 func (s *Snapshot) marshalOptions(m *method) protojson.MarshalOptions {
 	return protojson.MarshalOptions{
 		UseProtoNames:   m.opts.UseProtoNames,
@@ -286,16 +331,16 @@ func (s *Snapshot) marshalOptions(m *method) protojson.MarshalOptions {
 // response.
 func (s *Snapshot) writeRESTReply(w http.ResponseWriter, r *http.Request, rt *route, header, trailer metadata.MD, reply []byte) {
 	m := rt.method
-	msg := dynamicpb.NewMessage(m.output)
-	if err := (proto.UnmarshalOptions{Resolver: m.backend.types}).Unmarshal(reply, msg); err != nil {
-		s.writeRESTError(w, r, m, header, trailer, status.Errorf(codes.Internal, "decoding reply from backend: %v", err))
-		return
-	}
-	var target protoreflect.Message = msg
-	if rt.responseField != nil && rt.responseHTTPBody != nil {
-		target = msg.Get(rt.responseField).Message()
-	}
 	if rt.responseHTTPBody != nil {
+		msg := dynamicpb.NewMessage(m.output)
+		if err := (proto.UnmarshalOptions{Resolver: m.backend.types}).Unmarshal(reply, msg); err != nil {
+			s.writeRESTError(w, r, m, header, trailer, status.Errorf(codes.Internal, "decoding reply from backend: %v", err))
+			return
+		}
+		var target protoreflect.Message = msg
+		if rt.responseField != nil {
+			target = msg.Get(rt.responseField).Message()
+		}
 		contentType, data := rt.responseHTTPBody.get(target)
 		h := w.Header()
 		writeResponseMetadata(h, header, trailer)
@@ -309,15 +354,11 @@ func (s *Snapshot) writeRESTReply(w http.ResponseWriter, r *http.Request, rt *ro
 		}
 		return
 	}
-	var body []byte
-	var err error
-	if rt.responseField != nil {
-		body, err = s.marshalField(m, msg, rt.responseField)
-	} else {
-		body, err = s.marshalOptions(m).Marshal(msg)
-	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, err := s.replyJSONAppend(buf.AvailableBuffer(), rt, reply)
 	if err != nil {
-		s.writeRESTError(w, r, m, header, trailer, status.Errorf(codes.Internal, "encoding reply as JSON: %v", err))
+		s.writeRESTError(w, r, m, header, trailer, err)
 		return
 	}
 	h := w.Header()

@@ -348,22 +348,30 @@ func (rs *restStream) finish(st *status.Status, headerSent bool, header, trailer
 
 // replyJSON turns one reply message into JSON, honouring response_body.
 func (s *Snapshot) replyJSON(rt *route, wire []byte) ([]byte, error) {
+	return s.replyJSONAppend(nil, rt, wire)
+}
+
+// replyJSONAppend is replyJSON appending to dst. A whole message is written
+// straight from its wire bytes (jsonwire); response_body goes through a
+// dynamic message.
+func (s *Snapshot) replyJSONAppend(dst []byte, rt *route, wire []byte) ([]byte, error) {
 	m := rt.method
+	if rt.responseField == nil {
+		js, err := s.jsonOptions(m).AppendJSON(dst, m.output, wire)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encoding reply from backend as JSON: %v", err)
+		}
+		return js, nil
+	}
 	msg := dynamicpb.NewMessage(m.output)
 	if err := (proto.UnmarshalOptions{Resolver: m.backend.types}).Unmarshal(wire, msg); err != nil {
 		return nil, status.Errorf(codes.Internal, "decoding reply from backend: %v", err)
 	}
-	var js []byte
-	var err error
-	if rt.responseField != nil {
-		js, err = s.marshalField(m, msg, rt.responseField)
-	} else {
-		js, err = s.marshalOptions(m).Marshal(msg)
-	}
+	js, err := s.marshalField(m, msg, rt.responseField)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "encoding reply as JSON: %v", err)
 	}
-	return js, nil
+	return append(dst, js...), nil
 }
 
 func (rs *restStream) stopReceiving() { _ = rs.rc.SetReadDeadline(time.Now()) }
