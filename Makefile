@@ -14,8 +14,10 @@ BUILD_DIR     := .build
 BUF           := $(BUILD_DIR)/bin/buf
 GOLANGCI_LINT_VERSION := v2.15.0
 FUZZTIME      ?= 30s
-FUZZ_TARGETS  := FuzzParsePathTemplate FuzzRouterMatch FuzzBindQuery
-FUZZ_PKG      := ./transcoder
+# package:target pairs, one per parser.
+FUZZ_TARGETS  := transcoder:FuzzParsePathTemplate transcoder:FuzzRouterMatch transcoder:FuzzBindQuery \
+                 transcoder:FuzzGRPCWebTextDecoder transcoder:FuzzEnvelopeReader \
+                 jsonwire:FuzzWireToJSON jsonwire:FuzzJSONToWire
 
 .PHONY: help
 help: ## List targets.
@@ -67,10 +69,11 @@ lint: ## go vet + golangci-lint.
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
 
 .PHONY: fuzz
-fuzz: ## Run each transcoder fuzz target for FUZZTIME (default 30s).
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $(FUZZ_PKG); \
+fuzz: ## Run every fuzz target for FUZZTIME (default 30s).
+	@set -e; for pt in $(FUZZ_TARGETS); do \
+		p=$${pt%%:*}; t=$${pt##*:}; \
+		echo "== $$p $$t ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$p; \
 	done
 
 .PHONY: bench
