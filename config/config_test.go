@@ -33,8 +33,6 @@ func mustParse(t *testing.T, src string, lookup func(string) (string, bool)) *Co
 	return c
 }
 
-func ptr[T any](v T) *T { return &v }
-
 const minimal = `version: 1
 backends:
   - name: library

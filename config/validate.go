@@ -334,7 +334,7 @@ func checkTarget(s string) error {
 		return nil
 	}
 	if err := checkHostPort(s, true); err != nil {
-		return fmt.Errorf("%v, or a gRPC target such as dns:///name:port", err)
+		return fmt.Errorf("%w, or a gRPC target such as dns:///name:port", err)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func WriteRoutes(w interface{ Write([]byte) (int, error) }, routes []transcoder.
 	for _, r := range routes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.HTTPMethod, r.Template, r.RPC, r.Backend)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -258,7 +258,7 @@ func (g *Gateway) missing() []string {
 // rebuildLocked builds a snapshot from every backend's last good schema and
 // swaps it in if it is valid. g.mu is held.
 func (g *Gateway) rebuildLocked(reason string) error {
-	snap, err := g.buildSnapshotLocked()
+	snap, complete, err := g.buildSnapshotLocked()
 	g.stats.mu.Lock()
 	g.stats.rebuilds++
 	if err != nil {
@@ -280,13 +280,7 @@ func (g *Gateway) rebuildLocked(reason string) error {
 		return err
 	}
 	g.handler.Swap(snap)
-	allLoaded := true
-	for _, b := range g.backends {
-		if b.current() == nil {
-			allLoaded = false
-		}
-	}
-	if allLoaded && !g.ready.Load() {
+	if complete && !g.ready.Load() {
 		g.ready.Store(true)
 		g.gateOpen.Store(true)
 		g.logger.Info("ready: every backend's schema has loaded")
@@ -295,12 +289,15 @@ func (g *Gateway) rebuildLocked(reason string) error {
 	return nil
 }
 
-// buildSnapshotLocked makes and validates a snapshot. g.mu is held.
-func (g *Gateway) buildSnapshotLocked() (*transcoder.Snapshot, error) {
+// buildSnapshotLocked makes and validates a snapshot; complete reports
+// whether every backend had a schema to put in it. g.mu is held.
+func (g *Gateway) buildSnapshotLocked() (snap *transcoder.Snapshot, complete bool, err error) {
 	var tb []transcoder.Backend
+	complete = true
 	for _, b := range g.backends {
 		s := b.current()
 		if s == nil {
+			complete = false
 			continue
 		}
 		opts := transcoderOptions(g.cfg, b.cfg.Name, "", g.logger)
@@ -314,7 +311,8 @@ func (g *Gateway) buildSnapshotLocked() (*transcoder.Snapshot, error) {
 		}
 		tb = append(tb, backend)
 	}
-	return transcoder.NewSnapshot(tb, transcoderOptions(g.cfg, "", "", g.logger))
+	snap, err = transcoder.NewSnapshot(tb, transcoderOptions(g.cfg, "", "", g.logger))
+	return snap, complete, err
 }
 
 // Reload reads the config again (when the gateway has a way to), makes the
@@ -494,7 +492,7 @@ func Validate(ctx context.Context, cfg *config.Config) (skipped []string, err er
 		}
 		b.record(s, nil)
 	}
-	if _, err := g.buildSnapshotLocked(); err != nil {
+	if _, _, err := g.buildSnapshotLocked(); err != nil {
 		errs = append(errs, err)
 	}
 	return skipped, errors.Join(errs...)
@@ -520,5 +518,6 @@ func LoadAll(ctx context.Context, cfg *config.Config) (*transcoder.Snapshot, err
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return g.buildSnapshotLocked()
+	snap, _, err := g.buildSnapshotLocked()
+	return snap, err
 }

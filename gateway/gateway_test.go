@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,10 +16,6 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/portico-gw/portico/config"
 	"github.com/portico-gw/portico/gateway"
@@ -155,44 +150,12 @@ func TestBackendRestartedWithChangedSchema(t *testing.T) {
 	}
 }
 
-// writeSet writes files and their imports as a FileDescriptorSet.
-func writeSet(t *testing.T, path string, files ...protoreflect.FileDescriptor) {
-	t.Helper()
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := range fd.Imports().Len() {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
-	for _, fd := range files {
-		add(fd)
-	}
-	b, err := proto.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil { // atomic, as deploy tools do
-		t.Fatal(err)
-	}
-}
-
 // TestDescriptorFileWatched changes a backend's descriptor file: the watch
 // picks it up and the new services are routed.
 func TestDescriptorFileWatched(t *testing.T) {
 	backend := testbackend.Start(t, "both")
 	path := filepath.Join(t.TempDir(), "api.binpb")
-	writeSet(t, path, testingv1.File_portico_testing_v1_echo_proto)
+	testbackend.WriteDescriptorSet(t, path, testingv1.File_portico_testing_v1_echo_proto)
 	cfg := &config.Config{Version: 1, Backends: []config.Backend{{
 		Name: "both", Target: backend.Addr,
 		Schema: config.Schema{Source: config.SourceFiles, Files: []string{path}},
@@ -203,7 +166,7 @@ func TestDescriptorFileWatched(t *testing.T) {
 		t.Fatalf("OtherService is not in the file yet: %d", code)
 	}
 	time.Sleep(10 * time.Millisecond) // a distinct modification time
-	writeSet(t, path, testingv1.File_portico_testing_v1_echo_proto, testingv1.File_portico_testing_v1_other_proto)
+	testbackend.WriteDescriptorSet(t, path, testingv1.File_portico_testing_v1_echo_proto, testingv1.File_portico_testing_v1_other_proto)
 	eventually(t, "the new file served", func() bool { c, _ := get(t, r.url+"/v1/other/ping/x"); return c == 200 })
 }
 

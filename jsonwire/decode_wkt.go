@@ -208,8 +208,8 @@ func (d *decoder) anyMsg(limit int) error {
 	case nil:
 	case errEmptyObject:
 		d.pos = start
-		d.next()
-		d.next()
+		_, _ = d.next() // '{', already validated by findTypeURL
+		_, _ = d.next() // '}'
 		return nil
 	case errMissingType:
 		d.pos = start
@@ -320,7 +320,7 @@ func (d *decoder) findTypeURL(limit int) (string, token, error) {
 // anyValue parses {"@type": ..., "value": <custom JSON>} for a well-known
 // embedded type.
 func (d *decoder) anyValue(ep *msgPlan, limit int) error {
-	d.next() // '{'
+	_, _ = d.next() // '{', already validated by the caller
 	found := false
 	for first := true; ; first = false {
 		t, err := d.next()

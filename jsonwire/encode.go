@@ -190,7 +190,7 @@ func (e *encoder) findExt(p *msgPlan, num protowire.Number) (*fieldPlan, error) 
 		if err == protoregistry.NotFound {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("%v: unable to resolve extension %v: %v", p.fullName, num, err)
+		return nil, fmt.Errorf("%v: unable to resolve extension %v: %w", p.fullName, num, err)
 	}
 	return extPlanFor(xt.TypeDescriptor()), nil
 }

@@ -231,7 +231,7 @@ func (e *encoder) anyJSON(p *msgPlan, ents []entry) error {
 	}
 	mt, err := e.res.FindMessageByURL(string(url))
 	if err != nil {
-		return fmt.Errorf("google.protobuf.Any: unable to resolve %q: %v", url, err)
+		return fmt.Errorf("google.protobuf.Any: unable to resolve %q: %w", url, err)
 	}
 	ep := planFor(mt.Descriptor())
 	if ep.fallback {
@@ -262,7 +262,7 @@ func (e *encoder) anyJSON(p *msgPlan, ents []entry) error {
 func (e *encoder) anyFallback(mt protoreflect.MessageType, ep *msgPlan, url, val []byte) error {
 	em := mt.New()
 	if err := (proto.UnmarshalOptions{AllowPartial: true, Resolver: e.res}).Unmarshal(val, em.Interface()); err != nil {
-		return fmt.Errorf("google.protobuf.Any: unable to unmarshal %q: %v", url, err)
+		return fmt.Errorf("google.protobuf.Any: unable to unmarshal %q: %w", url, err)
 	}
 	j, err := protojson.MarshalOptions{
 		AllowPartial: true, UseProtoNames: e.opts.UseProtoNames,

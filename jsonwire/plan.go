@@ -120,7 +120,7 @@ func planFor(md protoreflect.MessageDescriptor) *msgPlan {
 
 // extPlanFor returns the cached plan for an extension field.
 func extPlanFor(xd protoreflect.ExtensionTypeDescriptor) *fieldPlan {
-	key := protoreflect.FieldDescriptor(xd.Descriptor())
+	key := xd.Descriptor()
 	if p, ok := extPlans.Load(key); ok {
 		return p.(*fieldPlan)
 	}

@@ -227,8 +227,6 @@ type gen struct {
 	invalid bool // allow values protojson rejects
 }
 
-var anyTypes = []protoreflect.MessageDescriptor{}
-
 func (g *gen) str() string {
 	const alpha = "abcXYZ _-\"\\/\n\t\x01\x1f\u00e9\u2028\U0001F600"
 	n := g.r.Intn(8)

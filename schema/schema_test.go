@@ -18,11 +18,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	testingv1 "github.com/portico-gw/portico/gen/portico/testing/v1"
+	"github.com/portico-gw/portico/internal/testbackend"
 	"github.com/portico-gw/portico/schema"
 )
 
@@ -116,26 +116,6 @@ func checkResolves(t *testing.T, s *schema.Schema) {
 	}
 }
 
-// descriptorSet is what protoc --include_imports writes for the test files.
-func descriptorSet() *descriptorpb.FileDescriptorSet {
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := range fd.Imports().Len() {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
-	add(testingv1.File_portico_testing_v1_echo_proto)
-	add(testingv1.File_portico_testing_v1_other_proto)
-	return set
-}
-
 func write(t *testing.T, name string, data []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -146,7 +126,7 @@ func write(t *testing.T, name string, data []byte) string {
 }
 
 func TestFromFile(t *testing.T) {
-	set := descriptorSet()
+	set := testbackend.DescriptorSet(testingv1.File_portico_testing_v1_echo_proto, testingv1.File_portico_testing_v1_other_proto)
 	binary, err := proto.Marshal(set)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +167,7 @@ func TestFromFile(t *testing.T) {
 // files carry buf's extension (field 8042) marking other.proto as an import,
 // whose services must then not be served.
 func TestFromFileBufImage(t *testing.T) {
-	set := descriptorSet()
+	set := testbackend.DescriptorSet(testingv1.File_portico_testing_v1_echo_proto, testingv1.File_portico_testing_v1_other_proto)
 	var binary []byte
 	for _, f := range set.File {
 		b, err := proto.Marshal(f)

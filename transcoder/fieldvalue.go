@@ -153,7 +153,7 @@ func fillWKTFromText(m protoreflect.Message, text string) error {
 			if md.Name() == "Struct" {
 				want = "object"
 			}
-			return fmt.Errorf("not a JSON %s: %v", want, err)
+			return fmt.Errorf("not a JSON %s: %w", want, err)
 		}
 		return nil
 	default: // the wrappers

@@ -7,17 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 
 	testingv1 "github.com/portico-gw/portico/gen/portico/testing/v1"
 	"github.com/portico-gw/portico/internal/testbackend"
@@ -108,7 +103,7 @@ func loadSchema(t *testing.T, mode string, conn *upstream.Backend, b *testbacken
 		return s
 	case "descriptors":
 		path := filepath.Join(t.TempDir(), "testing.binpb")
-		writeDescriptorSet(t, path, b.Files()...)
+		testbackend.WriteDescriptorSet(t, path, b.Files()...)
 		s, err := schema.FromFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -117,35 +112,6 @@ func loadSchema(t *testing.T, mode string, conn *upstream.Backend, b *testbacken
 	}
 	t.Fatalf("unknown schema mode %q", mode)
 	return nil
-}
-
-// writeDescriptorSet writes files and everything they import as a binary
-// FileDescriptorSet, as protoc --include_imports would.
-func writeDescriptorSet(t *testing.T, path string, files ...protoreflect.FileDescriptor) {
-	t.Helper()
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := range fd.Imports().Len() {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
-	for _, fd := range files {
-		add(fd)
-	}
-	b, err := proto.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // response is what a test reads back from the gateway.

@@ -129,12 +129,8 @@ func (s *Snapshot) connectContext(r *http.Request, m *method) (ctx context.Conte
 	if err != nil {
 		return nil, func() {}, err
 	}
-	ctx = metadata.NewOutgoingContext(r.Context(), md)
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		return ctx, cancel, nil
-	}
-	return ctx, func() {}, nil
+	ctx, cancel = callContext(r, md, timeout)
+	return ctx, cancel, nil
 }
 
 // connectCheckWire checks that data is a well-formed md message, so a binary

@@ -140,13 +140,8 @@ func (s *Snapshot) serveGRPC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := r.Context()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	ctx = metadata.NewOutgoingContext(ctx, md)
+	ctx, cancel := callContext(r, md, timeout)
+	defer cancel()
 
 	maxBytes := m.opts.maxRequestBytes()
 	c := &nativeGRPCStream{

@@ -1,7 +1,6 @@
 package transcoder
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -150,13 +149,8 @@ func (s *Snapshot) serveGRPCWeb(w http.ResponseWriter, r *http.Request) {
 		c.finish(toStatus(err), false, nil, nil)
 		return
 	}
-	ctx := r.Context()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	ctx = metadata.NewOutgoingContext(ctx, md)
+	ctx, cancel := callContext(r, md, timeout)
+	defer cancel()
 
 	if m.desc.IsStreamingClient() && r.ProtoMajor == 1 {
 		// Let replies go out while the request body is still being read.

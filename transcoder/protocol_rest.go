@@ -124,12 +124,8 @@ func (s *Snapshot) restCallContext(r *http.Request, m *method) (context.Context,
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx := metadata.NewOutgoingContext(r.Context(), md)
-	if timeout > 0 {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		return ctx, cancel, nil
-	}
-	return ctx, func() {}, nil
+	ctx, cancel := callContext(r, md, timeout)
+	return ctx, cancel, nil
 }
 
 // buildRESTRequest binds the request's body, path and query into the input

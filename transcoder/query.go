@@ -155,7 +155,7 @@ type querySetKey struct {
 func setQueryMapEntry(m protoreflect.Message, fd protoreflect.FieldDescriptor, keyText, valueText string) error {
 	kv, err := parseScalarText(fd.MapKey(), keyText)
 	if err != nil {
-		return fmt.Errorf("map key %q: %v", keyText, err)
+		return fmt.Errorf("map key %q: %w", keyText, err)
 	}
 	mk := kv.MapKey()
 	mm := m.Mutable(fd).Map()

@@ -79,7 +79,7 @@ func (s *Snapshot) serveRESTWebSocket(ctx context.Context, w http.ResponseWriter
 	if err != nil {
 		return // Accept has answered the client
 	}
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }()
 	if limit := m.opts.maxRequestBytes(); limit >= 0 {
 		conn.SetReadLimit(limit)
 	} else {

@@ -3,6 +3,8 @@ package transcoder
 import (
 	"context"
 	"io"
+	"net/http"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -173,4 +175,15 @@ func sendFailure(err error) *status.Status {
 		return st
 	}
 	return status.New(codes.Canceled, "client went away: "+err.Error())
+}
+
+// callContext is the context of a call made for r: r's own (so that a
+// client going away cancels the call), carrying md as outgoing metadata and
+// the timeout as deadline (zero: none). cancel is never nil.
+func callContext(r *http.Request, md metadata.MD, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx := metadata.NewOutgoingContext(r.Context(), md)
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return ctx, func() {}
 }

@@ -35,7 +35,7 @@ func exampleDir(t *testing.T) string {
 	must(os.MkdirAll(filepath.Join(dir, "examples", "descriptors"), 0o755))
 	must(os.MkdirAll(filepath.Join(dir, "examples", "tls"), 0o755))
 	must(os.WriteFile(filepath.Join(dir, "examples", "portico.yaml"), example, 0o644))
-	writeSet(t, filepath.Join(dir, "examples", "descriptors", "billing.binpb"), testingv1.File_portico_testing_v1_other_proto)
+	testbackend.WriteDescriptorSet(t, filepath.Join(dir, "examples", "descriptors", "billing.binpb"), testingv1.File_portico_testing_v1_other_proto)
 	cert, key, _ := selfSignedCert(t)
 	certPEM, _ := os.ReadFile(cert)
 	keyPEM, _ := os.ReadFile(key)
@@ -76,7 +76,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 
 	// Two backends whose descriptor files both define OtherService's route.
 	set := filepath.Join(dir, "other.binpb")
-	writeSet(t, set, testingv1.File_portico_testing_v1_other_proto)
+	testbackend.WriteDescriptorSet(t, set, testingv1.File_portico_testing_v1_other_proto)
 	conflict := filepath.Join(dir, "conflict.yaml")
 	os.WriteFile(conflict, []byte("version: 1\nbackends:\n  - {name: a, target: 'a:1', schema: {source: files, files: [other.binpb]}}\n  - {name: b, target: 'b:1', schema: {source: files, files: [other.binpb]}}\n"), 0o644)
 	stdout.Reset()

@@ -23,10 +23,6 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 
 	testingv1 "github.com/portico-gw/portico/gen/portico/testing/v1"
 	"github.com/portico-gw/portico/internal/testbackend"
@@ -117,7 +113,7 @@ func TestServeReflection(t *testing.T) {
 func TestServeDescriptors(t *testing.T) {
 	echo := testbackend.Start(t, "echo", testbackend.WithEcho(), testbackend.WithoutReflection())
 	path := filepath.Join(t.TempDir(), "echo.binpb")
-	writeSet(t, path, testingv1.File_portico_testing_v1_echo_proto)
+	testbackend.WriteDescriptorSet(t, path, testingv1.File_portico_testing_v1_echo_proto)
 	url := startServe(t, serveConfig{backends: []string{echo.Addr}, descriptors: []string{path}}, io.Discard)
 	if code, body := getEventually(t, url+"/v1/echo/hi/7", 200); code != 200 || !strings.Contains(body, `"stringValue":"hi"`) {
 		t.Errorf("echo: %d %s", code, body)
@@ -245,33 +241,6 @@ func TestCLI(t *testing.T) {
 		if code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.contains) {
 			t.Errorf("portico %v: exit %d, output %q; want exit %d containing %q", tc.args, code, stdout.String()+stderr.String(), tc.code, tc.contains)
 		}
-	}
-}
-
-func writeSet(t *testing.T, path string, files ...protoreflect.FileDescriptor) {
-	t.Helper()
-	set := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		for i := range fd.Imports().Len() {
-			add(fd.Imports().Get(i).FileDescriptor)
-		}
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	}
-	for _, fd := range files {
-		add(fd)
-	}
-	b, err := proto.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -361,6 +361,6 @@ func serveHTTP(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, h ht
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
-	<-done
+	_ = <-done // http.ErrServerClosed, now that Shutdown has returned
 	return err
 }

@@ -170,7 +170,7 @@ func (s *echoService) NoRule(_ context.Context, in *testingv1.Everything) (*test
 // documents; code 0 answers Empty.
 func (s *echoService) Fail(ctx context.Context, in *testingv1.FailRequest) (*emptypb.Empty, error) {
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-fail-header", "before"))
-	grpc.SetTrailer(ctx, metadata.Pairs("x-fail-trailer", "after"))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-fail-trailer", "after"))
 	if in.GetCode() == 0 {
 		return &emptypb.Empty{}, nil
 	}
@@ -210,7 +210,7 @@ func (s *echoService) Metadata(ctx context.Context, _ *emptypb.Empty) (*testingv
 		out.Incoming[k] = strings.Join(values, ",")
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-echo-header", "h", "x-echo-bin", string([]byte{0, 1, 2})))
-	grpc.SetTrailer(ctx, metadata.Pairs("x-echo-trailer", "t"))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-echo-trailer", "t"))
 	return out, nil
 }
 
