@@ -15,6 +15,7 @@ import (
 	"github.com/jhump/protoreflect/v2/grpcreflect"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -402,6 +403,35 @@ func TestReflectionServesErrorDetails(t *testing.T) {
 	for _, name := range []protoreflect.FullName{"google.rpc.ResourceInfo", "google.rpc.BadRequest", "google.rpc.Status"} {
 		if _, err := client.FileContainingSymbol(name); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestGrpcurlInvokesThroughPortico calls methods the way the grpcurl
+// command does: descriptors from Portico's reflection, the call passed
+// through to the backend.
+func TestGrpcurlInvokesThroughPortico(t *testing.T) {
+	conn := serveReflection(t, reflectionSnapshot(t, "reflection"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	refClient := grpcreflectv1.NewClientAuto(ctx, conn)
+	defer refClient.Reset()
+	source := grpcurl.DescriptorSourceFromServer(ctx, refClient)
+	for _, tc := range []struct{ method, request, want string }{
+		{"portico.testing.v1.OtherService/Ping", `{"text":"via grpcurl"}`, `"text": "via grpcurl"`},
+		{"portico.testing.v1.EchoService/ServerStream", `{"count":3,"text":"s"}`, `"index": 2`},
+	} {
+		parser, formatter, err := grpcurl.RequestParserAndFormatter(grpcurl.FormatJSON, source, strings.NewReader(tc.request), grpcurl.FormatOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		handler := grpcurl.NewDefaultEventHandler(&out, source, formatter, false)
+		if err := grpcurl.InvokeRPC(ctx, source, conn, tc.method, nil, handler, parser.Next); err != nil {
+			t.Fatalf("%s: %v", tc.method, err)
+		}
+		if handler.Status.Code() != codes.OK || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%s: status %v, output %s", tc.method, handler.Status, out.String())
 		}
 	}
 }
