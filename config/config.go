@@ -141,6 +141,15 @@ type Transcoding struct {
 	// names no field of the request. Default false: such parameters are
 	// ignored.
 	RejectUnknownQueryParameters *bool `yaml:"reject_unknown_query_parameters,omitempty"`
+	// StreamIdleTimeout ends a streaming call in which no message has
+	// moved either way for this long (DEADLINE_EXCEEDED). It limits
+	// idleness, never a stream's length. Default 0: no limit. Must not be
+	// negative.
+	StreamIdleTimeout *Duration `yaml:"stream_idle_timeout,omitempty"`
+	// KeepaliveInterval is how often an idle stream is pinged where the
+	// protocol has pings (WebSocket ping frames, SSE comment lines), so that
+	// intermediaries do not drop it. Default 0: 30s. Negative: no pings.
+	KeepaliveInterval *Duration `yaml:"keepalive_interval,omitempty"`
 }
 
 // CORS configures cross-origin access for browser clients; see
@@ -400,5 +409,11 @@ func (t *Transcoding) applyTo(o *transcoder.Options) {
 	}
 	if t.RejectUnknownQueryParameters != nil {
 		o.RejectUnknownQueryParameters = *t.RejectUnknownQueryParameters
+	}
+	if t.StreamIdleTimeout != nil {
+		o.StreamIdleTimeout = time.Duration(*t.StreamIdleTimeout)
+	}
+	if t.KeepaliveInterval != nil {
+		o.KeepaliveInterval = time.Duration(*t.KeepaliveInterval)
 	}
 }

@@ -228,6 +228,9 @@ func (r *reporter) schema(p string, s *Schema) {
 // transcoding checks one level of transcoding settings t, whose ancestors
 // (the levels it overrides) are outer, then inner.
 func (r *reporter) transcoding(p string, t, outer, inner *Transcoding) {
+	if t.StreamIdleTimeout != nil {
+		r.nonNegative(p+".stream_idle_timeout", *t.StreamIdleTimeout)
+	}
 	if t.DefaultTimeout != nil {
 		r.nonNegative(p+".default_timeout", *t.DefaultTimeout)
 	}

@@ -47,6 +47,16 @@ type Options struct {
 	// (cache busters, tracking tags).
 	RejectUnknownQueryParameters bool
 
+	// StreamIdleTimeout ends a streaming call in which no message has moved
+	// either way for this long, with DEADLINE_EXCEEDED. It limits
+	// idleness, never a stream's length. Zero means no limit.
+	StreamIdleTimeout time.Duration
+	// KeepaliveInterval is how often an idle stream is pinged where the
+	// client protocol has pings: WebSocket ping frames, Server-Sent Events
+	// comment lines. Zero means DefaultKeepaliveInterval; negative, none.
+	// (HTTP/2 connections are pinged by the server itself.)
+	KeepaliveInterval time.Duration
+
 	// CORS configures cross-origin access for browser clients. Portico
 	// answers preflights itself; they never reach a backend. The zero value
 	// disables CORS. Headers in ForwardHeaders are added to the allowed
@@ -55,6 +65,21 @@ type Options struct {
 
 	// Logger receives the gateway's log records. Nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// DefaultKeepaliveInterval is the ping interval of idle streams when
+// Options.KeepaliveInterval is zero.
+const DefaultKeepaliveInterval = 30 * time.Second
+
+func (o *Options) keepaliveInterval() time.Duration {
+	switch {
+	case o.KeepaliveInterval == 0:
+		return DefaultKeepaliveInterval
+	case o.KeepaliveInterval < 0:
+		return 0
+	default:
+		return o.KeepaliveInterval
+	}
 }
 
 func (o *Options) maxRequestBytes() int64 {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -133,6 +134,27 @@ type restStream struct {
 	header  metadata.MD
 	started bool   // response headers written
 	reply   []byte // formatSingle: the reply, written at finish
+	// writeMu serializes writes to w between the sending loop and the
+	// keepalive pings.
+	writeMu sync.Mutex
+}
+
+// ping writes an SSE comment line to a stream that has started, so that
+// proxies see traffic on an idle stream. Other REST framings have no
+// message-free line to send and are left alone.
+func (rs *restStream) ping() error {
+	if rs.format != formatSSE {
+		return nil
+	}
+	rs.writeMu.Lock()
+	defer rs.writeMu.Unlock()
+	if !rs.started {
+		return nil
+	}
+	if _, err := io.WriteString(rs.w, ": keepalive\n\n"); err != nil {
+		return err
+	}
+	return rs.rc.Flush()
 }
 
 func (rs *restStream) receive() ([]byte, error) {
@@ -247,6 +269,8 @@ func (rs *restStream) start(contentType string) {
 }
 
 func (rs *restStream) send(msg []byte) error {
+	rs.writeMu.Lock()
+	defer rs.writeMu.Unlock()
 	m := rs.rt.method
 	switch rs.format {
 	case formatSingle:
@@ -300,6 +324,8 @@ func (rs *restStream) send(msg []byte) error {
 }
 
 func (rs *restStream) finish(st *status.Status, headerSent bool, header, trailer metadata.MD) {
+	rs.writeMu.Lock()
+	defer rs.writeMu.Unlock()
 	s, w, r, m := rs.s, rs.w, rs.r, rs.rt.method
 	if header != nil {
 		rs.header = header

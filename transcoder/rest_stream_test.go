@@ -299,3 +299,36 @@ func TestRESTHttpBodyStreams(t *testing.T) {
 		t.Fatalf("download: %d %q %q", resp.status, resp.header.Get("Content-Type"), resp.body)
 	}
 }
+
+// TestStreamIdleTimeout: the idle timeout ends a stream that goes quiet,
+// but never one that keeps moving, however long it lasts.
+func TestStreamIdleTimeout(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{StreamIdleTimeout: 300 * time.Millisecond}, backend)
+
+	// Messages every 50ms for about a second: longer than the timeout,
+	// never idle for it.
+	resp := gw.do(t, "GET", "/v1/stream/20?interval=0.05s", nil, nil)
+	if lines := readLines(t, bytes.NewReader(resp.body)); len(lines) != 20 {
+		t.Fatalf("a busy stream was cut: %d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+
+	// A stream that goes quiet for a second after its first message.
+	resp = gw.do(t, "GET", "/v1/stream/3?interval=1s", nil, nil)
+	lines := readLines(t, bytes.NewReader(resp.body))
+	if len(lines) != 2 || !strings.Contains(lines[1], `"@status":{"code":4`) {
+		t.Fatalf("idle stream: %q, want one message then DEADLINE_EXCEEDED", lines)
+	}
+}
+
+// TestSSEKeepalive: an idle SSE stream gets comment lines, which
+// EventSource ignores.
+func TestSSEKeepalive(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{KeepaliveInterval: 50 * time.Millisecond}, backend)
+	resp := gw.do(t, "GET", "/v1/stream/2?interval=0.4s&text=k", nil, map[string]string{"Accept": "text/event-stream"})
+	body := string(resp.body)
+	if !strings.Contains(body, ": keepalive\n\n") || strings.Count(body, "data: ") != 2 {
+		t.Fatalf("body %q: want two events with keepalive comments between", body)
+	}
+}

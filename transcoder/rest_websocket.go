@@ -201,3 +201,10 @@ func (ws *wsStream) finish(st *status.Status, _ bool, _, _ metadata.MD) {
 const closeTimeout = 5 * time.Second
 
 func (ws *wsStream) stopReceiving() { _ = ws.conn.CloseNow() }
+
+// ping sends a WebSocket ping and waits (briefly) for its pong.
+func (ws *wsStream) ping() error {
+	ctx, cancel := context.WithTimeout(ws.ctx, closeTimeout)
+	defer cancel()
+	return ws.conn.Ping(ctx)
+}

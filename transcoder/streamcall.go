@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -74,6 +75,18 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	streaming := clientStreams || m.desc.IsStreamingServer()
+	var idle *idleTimer
+	if d := m.opts.StreamIdleTimeout; streaming && d > 0 {
+		idle = newIdleTimer(d, cancel)
+		defer idle.stop()
+	}
+	if p, ok := c.(pinger); ok && streaming {
+		if every := m.opts.keepaliveInterval(); every > 0 {
+			stopPings := startPings(ctx, p, every)
+			defer stopPings()
+		}
+	}
 	desc := &grpc.StreamDesc{
 		StreamName:    string(m.desc.Name()),
 		ServerStreams: m.desc.IsStreamingServer(),
@@ -106,6 +119,7 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 					cancel()
 					return
 				}
+				idle.touch()
 				if err := cs.SendMsg(&upstream.Frame{Data: msg}); err != nil {
 					// The backend ended the call; its status comes
 					// from RecvMsg.
@@ -141,11 +155,15 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 			st = sendFailure(err)
 			break
 		}
+		idle.touch()
 	}
 	select {
 	case err := <-clientErr:
 		st = toStatus(err)
 	default:
+	}
+	if idle.expired() {
+		st = status.Newf(codes.DeadlineExceeded, "stream idle for %s: no message either way", m.opts.StreamIdleTimeout)
 	}
 	var header metadata.MD
 	if !headerSent {
@@ -186,4 +204,67 @@ func callContext(r *http.Request, md metadata.MD, timeout time.Duration) (contex
 		return context.WithTimeout(ctx, timeout)
 	}
 	return ctx, func() {}
+}
+
+// pinger is implemented by client streams whose protocol can ping an idle
+// stream (WebSocket ping frames, SSE comment lines). ping must be safe to
+// call while the stream sends.
+type pinger interface {
+	ping() error
+}
+
+// startPings pings p every interval until ctx ends or stop is called.
+func startPings(ctx context.Context, p pinger, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-t.C:
+				if p.ping() != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// idleTimer cancels a call when no message has moved for its duration.
+// A nil *idleTimer does nothing, so calls without a limit pay nothing.
+type idleTimer struct {
+	d     time.Duration
+	timer *time.Timer
+	fired atomic.Bool
+}
+
+func newIdleTimer(d time.Duration, cancel context.CancelFunc) *idleTimer {
+	it := &idleTimer{d: d}
+	it.timer = time.AfterFunc(d, func() {
+		it.fired.Store(true)
+		cancel()
+	})
+	return it
+}
+
+// touch records that a message moved.
+func (it *idleTimer) touch() {
+	if it != nil {
+		it.timer.Reset(it.d)
+	}
+}
+
+func (it *idleTimer) expired() bool { return it != nil && it.fired.Load() }
+
+func (it *idleTimer) stop() {
+	if it != nil {
+		it.timer.Stop()
+	}
 }

@@ -86,6 +86,8 @@ func transcodingFlags(fs *flag.FlagSet, settings *[][2]string) {
 	setting("max-timeout", "transcoding.max_timeout", "cap on every call's deadline, the client's included (default: no cap)")
 	setting("max-body-bytes", "transcoding.max_request_bytes", "largest request body accepted (default 4 MiB; negative: no limit)")
 	fs.Var(&listFlag{key: "transcoding.forward_headers", settings: settings}, "forward-header", "forward this request header to backends as metadata (repeatable; Authorization and Grpc-Metadata-* always are)")
+	setting("stream-idle-timeout", "transcoding.stream_idle_timeout", "end a stream after this long with no message either way, e.g. 5m (default: never); never limits a stream's length")
+	setting("keepalive", "transcoding.keepalive_interval", "ping idle WebSocket and SSE streams this often (default 30s; negative: never)")
 	boolSetting("reject-unknown-query", "transcoding.reject_unknown_query_parameters", "answer 400 to query parameters that name no field (default: ignore them)")
 	fs.Var(&listFlag{key: "cors.allowed_origins", settings: settings}, "cors-origin", "allow browser calls from this origin: exact (https://app.example.com), subdomain wildcard (https://*.example.com) or * (repeatable; none: CORS off)")
 	boolSetting("cors-credentials", "cors.allow_credentials", "allow credentialed browser calls (cookies, HTTP auth) from the allowed origins")
