@@ -148,9 +148,16 @@ func (p *templateParser) parse() error {
 		}
 	}
 
+	// "**" may stand anywhere (Google's own APIs put it mid-template, as in
+	// "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}"),
+	// but only once: with two, which segments each takes would be ambiguous.
+	seen := false
 	for i, seg := range p.tmpl.segments {
-		if seg.kind == segmentDoubleWildcard && i != len(p.tmpl.segments)-1 {
-			return p.errf(p.segOffsets[i], "'**' must be the last segment of the template")
+		if seg.kind == segmentDoubleWildcard {
+			if seen {
+				return p.errf(p.segOffsets[i], "a template may have only one '**'")
+			}
+			seen = true
 		}
 	}
 	return nil
@@ -334,4 +341,14 @@ func writeSegments(sb *strings.Builder, segs []templateSegment) {
 			sb.WriteString(s.literal)
 		}
 	}
+}
+
+// doubleWildcard returns the index of the template's "**" segment, or -1.
+func (t *pathTemplate) doubleWildcard() int {
+	for i, seg := range t.segments {
+		if seg.kind == segmentDoubleWildcard {
+			return i
+		}
+	}
+	return -1
 }

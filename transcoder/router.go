@@ -12,8 +12,8 @@ import (
 //
 // Routes live in a trie with one node per template segment. A node has
 // literal children (keyed by the literal text), at most one "*" child and at
-// most one "**" child; since "**" is always the last template segment, the
-// "**" child only holds leaves. Leaves are keyed by custom verb ("" for none),
+// most one "**" child. A template has at most one "**", anywhere in it.
+// Leaves are keyed by custom verb ("" for none),
 // then by HTTP method. Two templates are the same route when they agree on
 // segment kinds, literals and verb; variable names and positions do not
 // matter, so "/v1/{a}" and "/v1/*" conflict for the same HTTP method.
@@ -30,9 +30,11 @@ import (
 //     verb. An encoded colon (%3A) never separates a verb.
 //  3. At each request segment the alternatives are tried in the order:
 //     literal child (compared with the percent-decoded segment), then the
-//     "*" child, then the "**" child. When the request segments run out, a
-//     route ending at the current node beats a "**" that matches zero
-//     segments. If an alternative fails deeper in the trie, the search
+//     "*" child, then the "**" child. "**" is greedy: it first takes every
+//     remaining segment, then one fewer at a time, down to none, so that
+//     "/v1/{a=**}/{b}" gives b the last segment. When the request segments
+//     run out, a route ending at the current node beats a "**" that matches
+//     zero segments. If an alternative fails deeper in the trie, the search
 //     backtracks to the next one.
 //  4. An empty request segment (as in "/v1/shelves/" or "/v1//x") is matched
 //     by neither a literal nor "*"; "**" matches any run of segments,
@@ -148,6 +150,10 @@ type matchState struct {
 	dec    []string // percent-decoded segments
 	verb   string
 	found  int // index into router.entries, or -1
+	// doubleLen is how many request segments the "**" on the path being
+	// tried takes. A template has at most one "**", so the value set last on
+	// the successful path is its.
+	doubleLen int
 	// pathOnly records that some template matched without a route for
 	// the method. The Allow list is gathered by a second search ([collectAllow])
 	// only then: appending to a slice here would make the compiler move the
@@ -227,19 +233,22 @@ func (r *router[T]) match(httpMethod, path string) (m routeMatch[T], ok bool, al
 	m.value, m.template = e.value, e.template
 	if len(e.template.variables) > 0 {
 		m.values = make([]string, len(e.template.variables))
-		nt := len(e.template.segments)
-		endsDouble := nt > 0 && e.template.segments[nt-1].kind == segmentDoubleWildcard
+		double := e.template.doubleWildcard()
+		// toRequest maps a template segment boundary to a request segment
+		// boundary: one to one before the "**", shifted by what it took
+		// after it.
+		toRequest := func(j int) int {
+			if double >= 0 && j > double {
+				return j - 1 + st.doubleLen
+			}
+			return j
+		}
 		for i, v := range e.template.variables {
-			start, end := v.start, v.end
-			if end == nt && endsDouble {
-				m.values[i] = joinSegments(st.raw[start:])
+			if v.end-v.start == 1 && v.start != double {
+				m.values[i] = st.dec[toRequest(v.start)]
 				continue
 			}
-			if end-start == 1 {
-				m.values[i] = st.dec[start]
-				continue
-			}
-			m.values[i] = joinSegments(st.raw[start:end])
+			m.values[i] = joinSegments(st.raw[toRequest(v.start):toRequest(v.end)])
 		}
 	}
 	return m, true, nil
@@ -260,8 +269,16 @@ func (st *matchState) walk(n *routerNode, i int) bool {
 			return true
 		}
 	}
-	// "**" takes all remaining segments, possibly none.
-	return n.double != nil && st.leaf(n.double)
+	// "**" takes the most segments first, then fewer, down to none.
+	if n.double != nil {
+		for k := len(st.dec) - i; k >= 0; k-- {
+			st.doubleLen = k
+			if st.walk(n.double, i+k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // leaf checks the routes ending at n for the current verb. A route for the
@@ -294,7 +311,9 @@ func collectAllow(n *routerNode, dec []string, i int, verb string, allow []strin
 		}
 	}
 	if n.double != nil {
-		allow = appendMethods(n.double, verb, allow)
+		for k := len(dec) - i; k >= 0; k-- {
+			allow = collectAllow(n.double, dec, i+k, verb, allow)
+		}
 	}
 	return allow
 }

@@ -62,6 +62,9 @@ var routerTestRoutes = []testRoute{
 	// 405 via a path-only match that is followed by a method match.
 	{method: "GET", template: "/v4/{a}/x"},
 	{method: "POST", template: "/v4/*/{b}"},
+	// "**" mid-template, as Firestore's ListDocuments has it.
+	{method: "GET", template: "/v5/{parent=projects/*/documents/*/**}/{collection}"},
+	{method: "GET", template: "/v6/{a=**}/x/{b}:run"},
 }
 
 func TestRouterMatch(t *testing.T) {
@@ -93,6 +96,14 @@ func TestRouterMatch(t *testing.T) {
 		{method: "GET", path: "/v2/a/x/z", owner: "GET /v2/{first}/x/{last}", values: []string{"a", "z"}},
 		{method: "GET", path: "/v2/q/x/z", owner: "GET /v2/{first}/x/{last}", values: []string{"q", "z"}},
 		{method: "GET", path: "/v2/a/b/d"},
+
+		// "**" mid-template: greedy, leaving the later segments theirs.
+		{method: "GET", path: "/v5/projects/p/documents/d/c1/d1/books", owner: "GET /v5/{parent=projects/*/documents/*/**}/{collection}", values: []string{"projects/p/documents/d/c1/d1", "books"}},
+		{method: "GET", path: "/v5/projects/p/documents/d/books", owner: "GET /v5/{parent=projects/*/documents/*/**}/{collection}", values: []string{"projects/p/documents/d", "books"}},
+		{method: "GET", path: "/v5/projects/p/documents/d"},
+		{method: "GET", path: "/v6/a/x/b/x/c:run", owner: "GET /v6/{a=**}/x/{b}:run", values: []string{"a/x/b", "c"}},
+		{method: "GET", path: "/v6/x/c:run", owner: "GET /v6/{a=**}/x/{b}:run", values: []string{"", "c"}},
+		{method: "POST", path: "/v6/q/x/c:run", allow: []string{"GET"}},
 
 		// "**".
 		{method: "GET", path: "/v1/files", owner: "GET /v1/files/{path=**}", values: []string{""}},
