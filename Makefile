@@ -77,9 +77,22 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 30s).
 	done
 
 .PHONY: bench
-bench: ## Run all benchmarks.
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: ## Run the benchmarks: every package's (but the large-schema ones, see bench-scale), then bench-peers.
+	$(GO) test -run '^$$' -bench . -skip LargeSchema -benchmem ./...
+	$(MAKE) bench-peers
 
 .PHONY: clean
 clean: ## Remove .build/ and node_modules/.
 	rm -rf $(BUILD_DIR) node_modules
+
+.PHONY: bench-scale
+bench-scale: node_modules/.package-lock.json ## Large-schema benchmarks: Google APIs from google-proto-files (load, memory, routing).
+	$(GO) test -run '^$$' -bench LargeSchema -benchtime=3x ./gateway/
+
+# The peer comparison (bench/, a module of its own): Portico against
+# grpc-gateway, vanguard-go, a plain httputil HTTP/2 proxy and direct gRPC,
+# same backend, 3 runs; prints the tables and writes BENCHMARKS.md. About
+# 6 minutes on 2 cores.
+.PHONY: bench-peers
+bench-peers: ## Benchmark Portico side by side with its peers; writes BENCHMARKS.md.
+	cd bench && $(GO) run . -runs 3 -out ../BENCHMARKS.md

@@ -9,6 +9,7 @@ package testbackend
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
@@ -72,7 +74,11 @@ func Serve(t testing.TB, ln net.Listener, name string, opts ...Option) *Backend 
 		cfg.echo, cfg.other = true, true
 	}
 	b := &Backend{Addr: ln.Addr().String(), Name: name, last: map[string]proto.Message{}}
-	b.server = grpc.NewServer(grpc.ChainUnaryInterceptor(b.record))
+	serverOpts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(b.record)}
+	if cfg.tls != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(cfg.tls)))
+	}
+	b.server = grpc.NewServer(serverOpts...)
 	if cfg.echo {
 		testingv1.RegisterEchoServiceServer(b.server, &echoService{b: b})
 		testingv1.RegisterStreamServiceServer(b.server, &streamService{b: b})
@@ -100,7 +106,13 @@ func (b *Backend) Stop() { b.server.Stop() }
 // Option selects what a backend serves.
 type Option func(*config)
 
-type config struct{ echo, other, noReflection bool }
+type config struct {
+	echo, other, noReflection bool
+	tls                       *tls.Config
+}
+
+// WithTLS serves TLS with c (set ClientAuth for mutual TLS).
+func WithTLS(c *tls.Config) Option { return func(cfg *config) { cfg.tls = c } }
 
 // WithEcho registers EchoService and StreamService.
 func WithEcho() Option { return func(c *config) { c.echo = true } }
