@@ -63,7 +63,7 @@ func TestBackendMutualTLS(t *testing.T) {
 	}))
 	cfg := &config.Config{Version: 1, Backends: []config.Backend{{
 		Name: "secure", Target: backend.Addr,
-		TLS:  &config.ClientTLS{CA: caFile, Cert: clientCertFile, Key: clientKeyFile},
+		TLS: &config.ClientTLS{CA: caFile, Cert: clientCertFile, Key: clientKeyFile},
 	}}}
 	r := run(t, cfg, nil)
 	eventually(t, "ready over mTLS", r.g.Ready)
