@@ -60,8 +60,21 @@ browser: browser/node_modules/.package-lock.json ## Build browser/dist/bundle.js
 	cd browser && npm run --silent build
 
 .PHONY: test
-test: ## Run all tests with the race detector.
+test: test-deps browser ## Run all tests with the race detector (installs the browser tests' Chromium if missing).
 	$(GO) test -race -count=1 ./...
+
+# The browser tests drive Debian's Chromium. As root with apt-get (as in CI)
+# it is installed when missing; otherwise the command to run is printed.
+.PHONY: test-deps
+test-deps:
+	@if [ "$$PORTICO_SKIP_BROWSER" != 1 ] && [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+		else \
+			echo "the browser tests need Chromium: sudo apt-get install chromium (or PORTICO_SKIP_BROWSER=1 make test)"; exit 1; \
+		fi; \
+	fi
 
 .PHONY: lint
 lint: ## go vet + golangci-lint.
