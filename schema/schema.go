@@ -43,7 +43,8 @@ func (s *Schema) Services() []protoreflect.ServiceDescriptor { return s.services
 func (s *Schema) Types() *Resolver { return s.types }
 
 // FileDescriptorProtos returns the schema's files as descriptor protos in
-// dependency order (every file after its imports).
+// dependency order (every file after its imports), and otherwise in path
+// order, so the same schema always gives the same list.
 func (s *Schema) FileDescriptorProtos() []*descriptorpb.FileDescriptorProto {
 	var out []*descriptorpb.FileDescriptorProto
 	seen := map[string]bool{}
@@ -59,10 +60,15 @@ func (s *Schema) FileDescriptorProtos() []*descriptorpb.FileDescriptorProto {
 		}
 		out = append(out, protodesc.ToFileDescriptorProto(fd))
 	}
+	var all []protoreflect.FileDescriptor
 	s.files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		visit(fd)
+		all = append(all, fd)
 		return true
 	})
+	sort.Slice(all, func(i, j int) bool { return all[i].Path() < all[j].Path() })
+	for _, fd := range all {
+		visit(fd)
+	}
 	return out
 }
 

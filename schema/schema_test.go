@@ -248,3 +248,25 @@ func mustMarshal(m proto.Message) []byte {
 	}
 	return b
 }
+
+// TestFileDescriptorProtosIsStable: the same schema lists its files in the
+// same order every time (the gateway fingerprints schemas by it).
+func TestFileDescriptorProtosIsStable(t *testing.T) {
+	s, err := schema.FromFileDescriptorSet("test", testbackend.DescriptorSet(testingv1.File_portico_testing_v1_echo_proto, testingv1.File_portico_testing_v1_other_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func() string {
+		var out []string
+		for _, f := range s.FileDescriptorProtos() {
+			out = append(out, f.GetName())
+		}
+		return strings.Join(out, ",")
+	}
+	first := names()
+	for range 20 {
+		if got := names(); got != first {
+			t.Fatalf("order changed:\n%s\n%s", first, got)
+		}
+	}
+}

@@ -83,31 +83,51 @@ func validMetadataValue(v string) bool {
 // decodeBinaryHeader decodes a -bin value sent in any base64 alphabet,
 // padded or not.
 func decodeBinaryHeader(v string) ([]byte, error) {
-	v = strings.TrimRight(v, "=")
+	v = strings.TrimRight(strings.TrimSpace(v), "=")
 	if strings.ContainsAny(v, "-_") {
 		return base64.RawURLEncoding.DecodeString(v)
 	}
 	return base64.RawStdEncoding.DecodeString(v)
 }
 
+// appendBinaryValues decodes one -bin header line, which may hold several
+// base64 values separated by commas (gRPC over HTTP/2), onto values.
+func appendBinaryValues(values []string, header string) ([]string, error) {
+	for part := range strings.SplitSeq(header, ",") {
+		b, err := decodeBinaryHeader(part)
+		if err != nil {
+			return nil, err
+		}
+		values = append(values, string(b))
+	}
+	return values, nil
+}
+
+// connectionTokens returns the headers a request's Connection header names,
+// which are hop-by-hop like the fixed ones, or nil.
+func connectionTokens(h http.Header) map[string]bool {
+	var tokens map[string]bool
+	for _, v := range h.Values("Connection") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.ToLower(strings.TrimSpace(tok)); tok != "" {
+				if tokens == nil {
+					tokens = map[string]bool{}
+				}
+				tokens[tok] = true
+			}
+		}
+	}
+	return tokens
+}
+
 // outgoingMetadata builds the metadata sent to the backend from the client's
 // request headers.
 func (o *Options) outgoingMetadata(r *http.Request, forward map[string]bool) (metadata.MD, error) {
 	md := make(metadata.MD, 4)
-	var connectionTokens map[string]bool
-	for _, v := range r.Header.Values("Connection") {
-		for _, tok := range strings.Split(v, ",") {
-			if tok = strings.ToLower(strings.TrimSpace(tok)); tok != "" {
-				if connectionTokens == nil {
-					connectionTokens = map[string]bool{}
-				}
-				connectionTokens[tok] = true
-			}
-		}
-	}
+	hop := connectionTokens(r.Header)
 	for name, values := range r.Header {
 		lower := strings.ToLower(name)
-		if hopByHopHeaders[lower] || connectionTokens[lower] {
+		if hopByHopHeaders[lower] || hop[lower] {
 			continue
 		}
 		var key string
@@ -125,11 +145,11 @@ func (o *Options) outgoingMetadata(r *http.Request, forward map[string]bool) (me
 		binary := strings.HasSuffix(key, "-bin")
 		for _, v := range values {
 			if binary {
-				b, err := decodeBinaryHeader(v)
+				decoded, err := appendBinaryValues(md[key], v)
 				if err != nil {
 					return nil, malformedRequest("header %s: binary metadata must be base64: %v", name, err)
 				}
-				md[key] = append(md[key], string(b))
+				md[key] = decoded
 				continue
 			}
 			if !validMetadataValue(v) {
@@ -175,19 +195,21 @@ func copyMetadata(h http.Header, prefix string, md metadata.MD) {
 // decoded. X-Forwarded-For and X-Forwarded-Host are set as for REST.
 func rpcRequestMetadata(r *http.Request) (metadata.MD, error) {
 	md := make(metadata.MD, len(r.Header)+2)
+	hop := connectionTokens(r.Header)
 	for name, values := range r.Header {
 		key := strings.ToLower(name)
-		if hopByHopHeaders[key] || reservedMetadataKey(key) || rpcFramingHeader(key) || !validMetadataKey(key) {
+		if hopByHopHeaders[key] || hop[key] || reservedMetadataKey(key) || rpcFramingHeader(key) || !validMetadataKey(key) {
 			continue
 		}
 		binary := strings.HasSuffix(key, "-bin")
 		for _, v := range values {
 			if binary {
-				b, err := decodeBinaryHeader(v)
+				decoded, err := appendBinaryValues(md[key], v)
 				if err != nil {
 					return nil, malformedRequest("header %s: binary metadata must be base64: %v", name, err)
 				}
-				v = string(b)
+				md[key] = decoded
+				continue
 			} else if !validMetadataValue(v) {
 				return nil, malformedRequest("header %s: metadata values must be printable ASCII", name)
 			}

@@ -45,10 +45,23 @@ func putBuffer(b *bytes.Buffer) {
 	bufferPool.Put(b)
 }
 
+// webSocketMethods are the HTTP methods whose streaming routes a WebSocket
+// handshake may open, in order of preference.
+var webSocketMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
 // lookupREST finds the route for a request. A HEAD request with no route of
 // its own is served by the GET route of the same path, without a body.
 func (s *Snapshot) lookupREST(r *http.Request) (routeMatch[*route], error) {
 	path := r.URL.EscapedPath()
+	if r.Method == http.MethodGet && isWebSocketUpgrade(r) {
+		// A WebSocket handshake is always a GET; it opens the streaming
+		// method bound to the path, under whichever HTTP method.
+		for _, method := range webSocketMethods {
+			if m, ok, _ := s.routes.match(method, path); ok && m.value.method.streaming() {
+				return m, nil
+			}
+		}
+	}
 	m, ok, allow := s.routes.match(r.Method, path)
 	if ok {
 		return m, nil
@@ -56,15 +69,6 @@ func (s *Snapshot) lookupREST(r *http.Request) (routeMatch[*route], error) {
 	if r.Method == http.MethodHead {
 		if m, ok, _ := s.routes.match(http.MethodGet, path); ok {
 			return m, nil
-		}
-	}
-	if r.Method == http.MethodGet && isWebSocketUpgrade(r) {
-		// A WebSocket handshake is always a GET; it opens the streaming
-		// method bound to the path under whichever HTTP method.
-		for _, method := range allow {
-			if m, ok, _ := s.routes.match(method, path); ok && m.value.method.streaming() {
-				return m, nil
-			}
 		}
 	}
 	if len(allow) == 0 {
@@ -338,11 +342,15 @@ func (s *Snapshot) writeRESTReply(w http.ResponseWriter, r *http.Request, rt *ro
 			target = msg.Get(rt.responseField).Message()
 		}
 		contentType, data := rt.responseHTTPBody.get(target)
+		if contentType == "" {
+			contentType = "application/octet-stream"
+		}
 		h := w.Header()
 		writeResponseMetadata(h, header, trailer)
-		if contentType != "" {
-			h.Set("Content-Type", contentType)
-		}
+		h.Set("Content-Type", contentType)
+		// The bytes are the backend's, served from the gateway's origin:
+		// browsers must take the content type as given, never sniff HTML.
+		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Length", strconv.Itoa(len(data)))
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
@@ -378,9 +386,15 @@ func (s *Snapshot) marshalField(m *method, msg *dynamicpb.Message, fd protorefle
 		return opts.Marshal(msg.Get(fd).Message().Interface())
 	}
 	holder := dynamicpb.NewMessage(m.output)
-	if msg.Has(fd) {
+	switch {
+	case msg.Has(fd):
 		holder.Set(fd, msg.Get(fd))
-	} else if !fd.IsList() && !fd.IsMap() {
+	case !fd.IsList() && !fd.IsMap():
+		// Unset: write the field's default value. EmitUnpopulated covers
+		// plain proto3 fields; setting the default explicitly covers those
+		// with presence (proto3 optional, oneof members), which it leaves
+		// out.
+		holder.Set(fd, fd.Default())
 		opts.EmitUnpopulated = true
 	}
 	encoded, err := opts.Marshal(holder)

@@ -107,6 +107,11 @@ func bindQuery(msg protoreflect.Message, rawQuery string, skip func(path []proto
 			if err := checkOneofFree(m, fd); err != nil {
 				return badQueryValue(key, value, err)
 			}
+			if _, whole := seen[querySetKey{m, fd}]; whole {
+				// timestamp=…&timestamp.seconds=…: the message was set
+				// whole already.
+				return badQueryValue(key, value, fmt.Errorf("field %s set more than once", fd.Name()))
+			}
 			m = m.Mutable(fd).Message()
 		}
 		if err := checkOneofFree(m, last); err != nil {
@@ -127,6 +132,10 @@ func bindQuery(msg protoreflect.Message, rawQuery string, skip func(path []proto
 		default:
 			sk := querySetKey{m, last}
 			if _, dup := seen[sk]; dup {
+				return badQueryValue(key, value, errors.New("set more than once"))
+			}
+			if last.Kind() == protoreflect.MessageKind && m.Has(last) {
+				// timestamp.seconds=…&timestamp=…: parts were set already.
 				return badQueryValue(key, value, errors.New("set more than once"))
 			}
 			v, err := parseFieldValue(m, last, value)

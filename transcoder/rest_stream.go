@@ -87,6 +87,12 @@ func (s *Snapshot) serveRESTStream(ctx context.Context, w http.ResponseWriter, r
 		rs.format = formatNDJSON
 	}
 	if m.desc.IsStreamingClient() {
+		if r.ProtoMajor == 1 {
+			// Replies go out while the request body is still being read;
+			// without this net/http would hold them back, or discard the
+			// unread body, once the first reply is written.
+			_ = rs.rc.EnableFullDuplex()
+		}
 		if rt.bodyHTTPBody != nil {
 			rs.chunks = r.Body
 		} else {

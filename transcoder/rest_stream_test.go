@@ -332,3 +332,68 @@ func TestSSEKeepalive(t *testing.T) {
 		t.Fatalf("body %q: want two events with keepalive comments between", body)
 	}
 }
+
+// TestRESTBidiFullDuplexHTTP1: over HTTP/1.1 a bidi stream answers each
+// line as it arrives, while the client is still sending.
+func TestRESTBidiFullDuplexHTTP1(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{}, backend)
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", gw.url+"/v1/bidi", pr)
+	respc := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			respc <- nil
+			return
+		}
+		respc <- resp
+	}()
+	if _, err := io.WriteString(pw, "{\"text\":\"one\"}\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp := <-respc
+	if resp == nil {
+		t.Fatal("no response while the request body is still open")
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	line, err := rd.ReadString('\n')
+	if err != nil || !strings.Contains(line, `"one"`) {
+		t.Fatalf("first reply %q: %v", line, err)
+	}
+	io.WriteString(pw, "{\"text\":\"two\"}\n")
+	if line, err = rd.ReadString('\n'); err != nil || !strings.Contains(line, `"two"`) {
+		t.Fatalf("second reply %q: %v", line, err)
+	}
+	pw.Close()
+	rest, _ := io.ReadAll(rd)
+	if strings.Contains(string(rest), "@status") {
+		t.Errorf("the stream ended with an error: %s", rest)
+	}
+}
+
+// TestWebSocketBinaryFramesGetPathValues: a binary frame is checked and
+// gets the path's values, as a JSON frame does.
+func TestWebSocketBinaryFramesGetPathValues(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{}, backend)
+	conn := wsDial(t, gw.url+"/v1/files/report.csv?note=n")
+	// UploadFieldRequest{name: "forged", file: {data: "x"}}.
+	wsWrite(t, conn, websocket.MessageBinary, "\x0a\x06forged\x12\x03\x12\x01x")
+	wsWrite(t, conn, websocket.MessageText, "")
+	_, reply := wsRead(t, conn)
+	// The reply is binary (the first frame was): UploadResponse, name is field 3.
+	if !strings.Contains(reply, "report.csv|n|1") {
+		t.Errorf("reply %q: want the path's name, not the frame's", reply)
+	}
+
+	bad := wsDial(t, gw.url+"/v1/clientstream")
+	wsWrite(t, bad, websocket.MessageBinary, "\x12\xff") // a truncated field
+	_, final := wsRead(t, bad)
+	if !strings.Contains(final, `"code":3`) {
+		t.Errorf("malformed binary frame: %s, want INVALID_ARGUMENT", final)
+	}
+}

@@ -544,6 +544,8 @@ func TestRESTBadInput(t *testing.T) {
 				{"bad query duration", "GET", "/v1/echo:search?duration=forever", "", nil, 400, 3},
 				{"singular query twice", "GET", "/v1/echo:search?int32Value=1&int32Value=2", "", nil, 400, 3},
 				{"oneof twice", "GET", "/v1/echo:search?choiceString=a&choiceInt=1", "", nil, 400, 3},
+				{"message whole, then a part", "GET", "/v1/echo:search?timestamp=2020-01-01T00:00:00Z&timestamp.seconds=5", "", nil, 400, 3},
+				{"message part, then whole", "GET", "/v1/echo:search?timestamp.seconds=5&timestamp=2020-01-01T00:00:00Z", "", nil, 400, 3},
 				{"body too large", "POST", "/v1/echo", `{"stringValue":"` + strings.Repeat("x", 2000) + `"}`, nil, 413, 8},
 				{"unsupported content type", "POST", "/v1/echo", `<xml/>`, map[string]string{"Content-Type": "application/xml"}, 415, 3},
 			} {
@@ -642,4 +644,69 @@ func TestRESTPerBackendOptions(t *testing.T) {
 	}
 	resp = gw.do(t, "POST", "/portico.testing.v1.OtherService/Ping", []byte(`{}`), nil)
 	assertJSONEqual(t, resp.body, `{"text":"","servedBy":"other"}`) // EmitUnpopulated for this service only
+}
+
+// Regressions found in review.
+
+// TestRESTResponseBodyPresenceFields: response_body naming an unset field
+// with presence (proto3 optional, oneof member) writes its default value.
+func TestRESTResponseBodyPresenceFields(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{}, backend)
+	for path, want := range map[string]string{
+		"/v1/rb/optional":                 `0`,
+		"/v1/rb/optional?optionalInt32=7": `7`,
+		"/v1/rb/choice":                   `""`,
+		"/v1/rb/choice?choiceString=x":    `"x"`,
+		"/v1/rb/choice?choiceInt=3":       `""`,
+	} {
+		resp := gw.do(t, "GET", path, nil, nil)
+		if resp.status != 200 {
+			t.Errorf("%s: %d %s", path, resp.status, resp.body)
+			continue
+		}
+		assertJSONEqual(t, resp.body, want)
+	}
+}
+
+// TestRESTHttpBodyWithoutContentType: an HttpBody reply without a content
+// type is served as application/octet-stream, never sniffed (a backend's
+// bytes must not become HTML on the gateway's origin).
+func TestRESTHttpBodyWithoutContentType(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{}, backend)
+	resp := gw.do(t, "GET", "/v1/download/x?content_type=none", nil, nil)
+	if ct := resp.header.Get("Content-Type"); ct != "application/octet-stream" || resp.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("Content-Type %q, X-Content-Type-Options %q", ct, resp.header.Get("X-Content-Type-Options"))
+	}
+}
+
+// TestRESTZeroTimeout: Grpc-Timeout 0 is a deadline already passed, not
+// the absence of one.
+func TestRESTZeroTimeout(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{}, backend)
+	gw.do(t, "GET", "/v1/sleep/1s", nil, map[string]string{"Grpc-Timeout": "0n"}).errorStatus(t, 504, 4)
+}
+
+// TestRESTEmptyCustomVerb: a trailing ':' is part of the segment, not an
+// empty custom verb.
+func TestRESTEmptyCustomVerb(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{}, backend)
+	resp := gw.do(t, "GET", "/v1/projects/p/resources/r:", nil, nil)
+	if got := resp.everything(t); got.GetName() != "projects/p/resources/r:" {
+		t.Errorf("name %q, want the colon kept", got.GetName())
+	}
+}
+
+// TestRESTBinaryMetadataLists: a -bin header may carry several base64
+// values separated by commas.
+func TestRESTBinaryMetadataLists(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{}, backend)
+	resp := gw.do(t, "GET", "/v1/metadata", nil, map[string]string{"Grpc-Metadata-X-Multi-Bin": "AAE=, AgM"})
+	if resp.status != 200 || !strings.Contains(string(resp.body), `"x-multi-bin":"AAE=,AgM="`) {
+		t.Errorf("%d %s", resp.status, resp.body)
+	}
 }

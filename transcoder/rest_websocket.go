@@ -9,11 +9,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // WebSocket (RFC 6455) on a streaming method's REST path carries messages
@@ -69,11 +72,15 @@ func (s *Snapshot) serveRESTWebSocket(ctx context.Context, w http.ResponseWriter
 			return
 		}
 	}
+	allowed := w.Header().Get("Access-Control-Allow-Origin")
 	opts := &websocket.AcceptOptions{
 		// A cross-origin request got this far only if the CORS policy
-		// allowed its origin (handler.go); without CORS, coder/websocket
-		// accepts same-origin pages only.
-		InsecureSkipVerify: w.Header().Get("Access-Control-Allow-Origin") != "",
+		// allowed its origin (handler.go). Browsers send cookies with a
+		// WebSocket handshake whatever CORS says, so an allow-anyone "*"
+		// policy does not open WebSockets to every site: only an origin
+		// the policy names (and echoes) skips coder/websocket's
+		// same-origin check.
+		InsecureSkipVerify: allowed != "" && allowed != "*",
 	}
 	conn, err := websocket.Accept(w, r, opts)
 	if err != nil {
@@ -139,7 +146,7 @@ func (ws *wsStream) receive() ([]byte, error) {
 	}
 	ws.mu.Unlock()
 	if typ == websocket.MessageBinary {
-		return data, nil
+		return ws.binaryFrame(data)
 	}
 	if len(data) == 0 {
 		return nil, io.EOF // half-close
@@ -190,10 +197,7 @@ func (ws *wsStream) finish(st *status.Status, _ bool, _, _ metadata.MD) {
 	if st.Code() != codes.OK {
 		code = websocket.StatusCode(4000 + int(st.Code()))
 	}
-	reason := st.Message()
-	if len(reason) > 123 { // a close reason fits in a 125-byte control frame
-		reason = reason[:123]
-	}
+	reason := truncateUTF8(st.Message(), 123) // a close reason fits in a 125-byte control frame
 	_ = ws.conn.Close(code, reason)
 }
 
@@ -207,4 +211,38 @@ func (ws *wsStream) ping() error {
 	ctx, cancel := context.WithTimeout(ws.ctx, closeTimeout)
 	defer cancel()
 	return ws.conn.Ping(ctx)
+}
+
+// binaryFrame checks a protobuf request frame and sets the path and query
+// values on it, as for JSON frames: the URL's values win over the frame's.
+func (ws *wsStream) binaryFrame(data []byte) ([]byte, error) {
+	rt := ws.rt
+	m := rt.method
+	msg := dynamicpb.NewMessage(m.input)
+	if err := (proto.UnmarshalOptions{Resolver: m.backend.types}).Unmarshal(data, msg); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "invalid binary message for %s: %v", m.input.FullName(), err)
+	}
+	if len(rt.pathFields) == 0 && (rt.body == "*" || ws.r.URL.RawQuery == "") {
+		return data, nil
+	}
+	bound := dynamicpb.NewMessage(m.input)
+	if err := ws.s.bindPathAndQuery(ws.r, rt, ws.values, bound); err != nil {
+		return nil, err
+	}
+	out, err := proto.MarshalOptions{}.MarshalAppend(bytes.Clone(data), bound)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encoding request: %v", err)
+	}
+	return out, nil
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

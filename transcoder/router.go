@@ -24,10 +24,11 @@ import (
 //  1. The escaped request path is split at '/'. Each segment is
 //     percent-decoded once; if any segment has an invalid escape the request
 //     matches nothing (404).
-//  2. Custom verb: if the last (escaped) request segment contains ':', the
-//     search is first run with that segment split at its LAST ':' into
-//     (segment, verb); then it is run again with the whole segment and no
-//     verb. An encoded colon (%3A) never separates a verb.
+//  2. Custom verb: if the last (escaped) request segment contains ':' with
+//     something after it, the search is first run with that segment split at
+//     its LAST ':' into (segment, verb); then it is run again with the whole
+//     segment and no verb. An encoded colon (%3A) never separates a verb, and
+//     a trailing ':' is part of the segment.
 //  3. At each request segment the alternatives are tried in the order:
 //     literal child (compared with the percent-decoded segment), then the
 //     "*" child, then the "**" child. "**" is greedy: it first takes every
@@ -200,7 +201,7 @@ func (r *router[T]) match(httpMethod, path string) (m routeMatch[T], ok bool, al
 
 	last := len(st.raw) - 1
 	wholeRaw, wholeDec := st.raw[last], st.dec[last]
-	if c := strings.LastIndexByte(wholeRaw, ':'); c >= 0 {
+	if c := strings.LastIndexByte(wholeRaw, ':'); c >= 0 && c < len(wholeRaw)-1 {
 		// The pieces of a valid segment are themselves valid.
 		seg, _ := unescapeSegment(wholeRaw[:c], false)
 		verb, _ := unescapeSegment(wholeRaw[c+1:], false)

@@ -56,7 +56,9 @@ func (o *Options) callTimeout(header string) (time.Duration, error) {
 		if err != nil {
 			return 0, malformedRequest("invalid Grpc-Timeout %q: %v", header, err)
 		}
-		timeout = t
+		// A timeout of zero is a deadline already passed, not the absence
+		// of one (zero means "none" only inside this function).
+		timeout = max(t, time.Nanosecond)
 	}
 	if o.MaxTimeout > 0 && (timeout == 0 || timeout > o.MaxTimeout) {
 		timeout = o.MaxTimeout

@@ -259,8 +259,11 @@ func (s *echoService) UploadField(_ context.Context, in *testingv1.UploadFieldRe
 // (text/plain by default).
 func (s *echoService) Download(_ context.Context, in *testingv1.DownloadRequest) (*httpbody.HttpBody, error) {
 	ct := in.GetContentType()
-	if ct == "" {
+	switch ct {
+	case "":
 		ct = "text/plain; charset=utf-8"
+	case "none":
+		ct = ""
 	}
 	return &httpbody.HttpBody{ContentType: ct, Data: []byte("content of " + in.GetName())}, nil
 }

@@ -1263,10 +1263,10 @@ const file_portico_testing_v1_echo_proto_rawDesc = "" +
 	"\x05Color\x12\x15\n" +
 	"\x11COLOR_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tCOLOR_RED\x10\x01\x12\x0f\n" +
-	"\vCOLOR_GREEN\x10\x022\xdd\x0e\n" +
+	"\vCOLOR_GREEN\x10\x022\xa2\x0f\n" +
 	"\vEchoService\x12\xbd\x03\n" +
-	"\x04Echo\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"\xf4\x02\x82\xd3\xe4\x93\x02\xed\x02:\x01*Z'\x12%/v1/echo/{string_value}/{int32_value}Z\x11\x12\x0f/v1/echo:searchZ#:\x06nested\x1a\x19/v1/echo/{nested.label}/nZ$:\x0frepeated_nested\"\x11/v1/echo/repeatedZ&:\fstring_value\"\x16/v1/echo/scalar/{name}Z%:\x01*2 /v1/echo/{name=things/*/parts/*}Z\x17*\x15/v1/echo/{bool_value}ZM\x12K/v1/typed/{int64_value}/{uint32_value}/{double_value}/{color}/{bytes_value}Z \x12\x1e/v1/wkt/{timestamp}/{duration}\"\b/v1/echo\x12\xb4\x01\n" +
-	"\x10EchoResponseBody\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"`\x82\xd3\xe4\x93\x02ZZ\"b\x0frepeated_nested\x12\x0f/v1/rb/repeatedZ\x1db\fstring_value\x12\r/v1/rb/scalarb\x06nested\x12\r/v1/rb/nested\x12\xe3\x01\n" +
+	"\x04Echo\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"\xf4\x02\x82\xd3\xe4\x93\x02\xed\x02:\x01*Z'\x12%/v1/echo/{string_value}/{int32_value}Z\x11\x12\x0f/v1/echo:searchZ#:\x06nested\x1a\x19/v1/echo/{nested.label}/nZ$:\x0frepeated_nested\"\x11/v1/echo/repeatedZ&:\fstring_value\"\x16/v1/echo/scalar/{name}Z%:\x01*2 /v1/echo/{name=things/*/parts/*}Z\x17*\x15/v1/echo/{bool_value}ZM\x12K/v1/typed/{int64_value}/{uint32_value}/{double_value}/{color}/{bytes_value}Z \x12\x1e/v1/wkt/{timestamp}/{duration}\"\b/v1/echo\x12\xf9\x01\n" +
+	"\x10EchoResponseBody\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"\xa4\x01\x82\xd3\xe4\x93\x02\x9d\x01Z\"b\x0frepeated_nested\x12\x0f/v1/rb/repeatedZ\x1db\fstring_value\x12\r/v1/rb/scalarZ!b\x0eoptional_int32\x12\x0f/v1/rb/optionalZ\x1eb\rchoice_string\x12\r/v1/rb/choiceb\x06nested\x12\r/v1/rb/nested\x12\xe3\x01\n" +
 	"\vGetResource\x12\x1e.portico.testing.v1.Everything\x1a\x1e.portico.testing.v1.Everything\"\x93\x01\x82\xd3\xe4\x93\x02\x89\x01Z\x15\x12\x13/v1/files/{name=**}Z.:\x01*\")/v1/{name=projects/*/resources/*}:publishZ\x1dB\x1b\n" +
 	"\x06SEARCH\x12\x11/v1/search/{name}\x12!/v1/{name=projects/*/resources/*}\x90\x02\x01\x12T\n" +
 	"\x04Fail\x12\x1f.portico.testing.v1.FailRequest\x1a\x16.google.protobuf.Empty\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/fail\x12^\n" +
