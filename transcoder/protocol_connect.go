@@ -179,7 +179,7 @@ func (s *Snapshot) serveConnectUnary(w http.ResponseWriter, r *http.Request) {
 	var header, trailer metadata.MD
 	var reply upstream.Frame
 	err = m.backend.conn.Invoke(ctx, m.grpcPath, &upstream.Frame{Data: msg}, &reply,
-		grpc.ForceCodecV2(upstream.RawCodec{}), grpc.Header(&header), grpc.Trailer(&trailer))
+		rawCodec, grpc.Header(&header), grpc.Trailer(&trailer))
 	if err != nil {
 		s.writeConnectError(w, r, m, header, trailer, err)
 		return

@@ -109,7 +109,7 @@ func (s *Snapshot) serveREST(w http.ResponseWriter, r *http.Request) {
 	var header, trailer metadata.MD
 	var reply upstream.Frame
 	err = m.backend.conn.Invoke(ctx, m.grpcPath, &upstream.Frame{Data: reqBuf.Bytes()}, &reply,
-		grpc.ForceCodecV2(upstream.RawCodec{}), grpc.Header(&header), grpc.Trailer(&trailer))
+		rawCodec, grpc.Header(&header), grpc.Trailer(&trailer))
 	if err != nil {
 		s.writeRESTError(w, r, m, header, trailer, err)
 		return

@@ -92,7 +92,7 @@ func (s *Snapshot) proxyStream(ctx context.Context, m *method, c clientStream) {
 		ServerStreams: m.desc.IsStreamingServer(),
 		ClientStreams: clientStreams,
 	}
-	cs, err := m.backend.conn.NewStream(ctx, desc, m.grpcPath, grpc.ForceCodecV2(upstream.RawCodec{}))
+	cs, err := m.backend.conn.NewStream(ctx, desc, m.grpcPath, rawCodec)
 	if err != nil {
 		c.finish(toStatus(err), false, nil, nil)
 		return
@@ -268,3 +268,7 @@ func (it *idleTimer) stop() {
 		it.timer.Stop()
 	}
 }
+
+// rawCodec makes a call carry messages as bytes (upstream.RawCodec). It is
+// made once: a call option per call would be an allocation per call.
+var rawCodec = grpc.ForceCodecV2(upstream.RawCodec{})
