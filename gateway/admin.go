@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -36,7 +37,10 @@ func (g *Gateway) AdminHandler() http.Handler {
 		fmt.Fprintf(w, "not ready: schemas not loaded yet: %s\n", strings.Join(g.missing(), ", "))
 	})
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, r *http.Request) {
-		if err := g.Reload(r.Context()); err != nil {
+		// A client that stops waiting does not cancel the reload halfway.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), reloadTimeout)
+		defer cancel()
+		if err := g.Reload(ctx); err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"status": "failed", "error": err.Error()})
 			return
 		}
@@ -60,6 +64,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	return mux
 }
+
+// reloadTimeout bounds a reload asked for over the admin API.
+const reloadTimeout = 2 * time.Minute
 
 // WriteRoutes prints a route table: HTTP method, template, RPC, backend.
 func WriteRoutes(w interface{ Write([]byte) (int, error) }, routes []transcoder.RouteInfo) {

@@ -27,6 +27,9 @@ import (
 type backendRuntime struct {
 	cfg config.Backend
 	up  *upstream.Backend
+	// tlsStamp identifies the content of the TLS files the connection was
+	// made with, so a reload notices files rewritten in place.
+	tlsStamp string
 
 	mu          sync.Mutex
 	schema      *schema.Schema // last good; nil until the first load
@@ -117,6 +120,38 @@ func sameConnection(a, b *config.Backend) bool {
 	return *a.TLS == *b.TLS
 }
 
+// inherit takes over prev's last good schema and counters, for a backend
+// that a reload keeps by name.
+func (b *backendRuntime) inherit(prev *backendRuntime) {
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	b.schema, b.fingerprint, b.loadedAt = prev.schema, prev.fingerprint, prev.loadedAt
+	b.loads, b.failures, b.lastErr, b.lastErrAt = prev.loads, prev.failures, prev.lastErr, prev.lastErrAt
+	b.fileStamp = prev.fileStamp
+}
+
+// tlsStamp hashes the contents of a backend's TLS files ("" without TLS).
+// A file that cannot be read hashes as its error, which dialing reports.
+func tlsStamp(c *config.ClientTLS) string {
+	if c == nil {
+		return ""
+	}
+	h := sha256.New()
+	for _, path := range []string{c.CA, c.Cert, c.Key} {
+		if path == "" {
+			h.Write([]byte{0})
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			data = []byte(err.Error())
+		}
+		h.Write(data)
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
+}
+
 // loadSchema loads a backend's schema from its source, once.
 func (b *backendRuntime) loadSchema(ctx context.Context) (*schema.Schema, error) {
 	src := b.cfg.Schema
@@ -179,7 +214,9 @@ func (b *backendRuntime) sourceStamp() (string, error) {
 	case config.SourceFiles:
 		paths = src.Files
 	case config.SourceProtos:
-		files, err := schema.ProtoSourcePaths(src.Protos.Root, src.Protos.Files)
+		// Every .proto under the root, not only the files named: an
+		// edited import changes the schema too.
+		files, err := schema.ProtoSourcePaths(src.Protos.Root, nil)
 		if err != nil {
 			return "", err
 		}

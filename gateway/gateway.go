@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,9 @@ type Gateway struct {
 	// a gateway that can never serve.
 	fatal chan error
 
-	// mu serializes reloads and rebuilds and guards what follows.
+	// reloadMu serializes reloads; mu serializes rebuilds and guards what
+	// follows. A reload takes mu only to swap.
+	reloadMu sync.Mutex
 	mu       sync.Mutex
 	cfg      *config.Config
 	backends []*backendRuntime
@@ -84,11 +87,12 @@ func New(cfg *config.Config, loadConfig func() (*config.Config, error), logger *
 }
 
 func newBackendRuntime(c *config.Backend) (*backendRuntime, error) {
+	stamp := tlsStamp(c.TLS)
 	up, err := dialBackend(c)
 	if err != nil {
 		return nil, err
 	}
-	return &backendRuntime{cfg: *c, up: up}, nil
+	return &backendRuntime{cfg: *c, up: up, tlsStamp: stamp}, nil
 }
 
 func transcoderOptions(cfg *config.Config, backend, service string, logger *slog.Logger) transcoder.Options {
@@ -236,7 +240,7 @@ func (g *Gateway) loadOnce(ctx context.Context, b *backendRuntime) bool {
 	if changed {
 		g.logger.Info("schema loaded", "backend", b.cfg.Name, "source", s.Source, "services", len(s.Services()))
 		g.mu.Lock()
-		_ = g.rebuildLocked("schema of " + b.cfg.Name + " changed")
+		_ = g.rebuildLocked("schema of "+b.cfg.Name+" changed", true)
 		g.mu.Unlock()
 	}
 	return true
@@ -256,8 +260,10 @@ func (g *Gateway) missing() []string {
 }
 
 // rebuildLocked builds a snapshot from every backend's last good schema and
-// swaps it in if it is valid. g.mu is held.
-func (g *Gateway) rebuildLocked(reason string) error {
+// swaps it in if it is valid. g.mu is held. With fatalBeforeReady, an
+// invalid snapshot before the gateway was ever ready ends Run: a start-up
+// error. A reload passes false: its failure leaves everything as it was.
+func (g *Gateway) rebuildLocked(reason string, fatalBeforeReady bool) error {
 	snap, complete, err := g.buildSnapshotLocked()
 	g.stats.mu.Lock()
 	g.stats.rebuilds++
@@ -269,7 +275,7 @@ func (g *Gateway) rebuildLocked(reason string) error {
 	}
 	g.stats.mu.Unlock()
 	if err != nil {
-		if !g.ready.Load() {
+		if fatalBeforeReady && !g.ready.Load() {
 			select {
 			case g.fatal <- err:
 			default:
@@ -339,9 +345,14 @@ func (g *Gateway) Reload(ctx context.Context) error {
 }
 
 func (g *Gateway) reload(ctx context.Context) error {
+	// One reload at a time. g.mu is not held while schemas load, so the
+	// admin API, readiness and the loaders are never blocked behind a slow
+	// backend.
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	cfg := g.cfg
+	cfg, current := g.cfg, g.backends
+	g.mu.Unlock()
 	if g.loadConfig != nil {
 		var err error
 		if cfg, err = g.loadConfig(); err != nil {
@@ -349,29 +360,32 @@ func (g *Gateway) reload(ctx context.Context) error {
 		}
 	}
 
-	// The new backend set: existing backends whose connection settings are
-	// unchanged keep their connection and last good schema.
+	// The new backend set. A backend that keeps its name keeps its last good
+	// schema and counters (its routes must not vanish because its address
+	// changed); it keeps its connection too unless how it dials changed,
+	// TLS files rewritten in place included.
 	old := map[string]*backendRuntime{}
-	for _, b := range g.backends {
+	for _, b := range current {
 		old[b.cfg.Name] = b
 	}
 	var next, created []*backendRuntime
 	for i := range cfg.Backends {
 		c := &cfg.Backends[i]
-		if prev, ok := old[c.Name]; ok && sameConnection(&prev.cfg, c) {
-			nb := &backendRuntime{cfg: *c, up: prev.up}
-			prev.mu.Lock()
-			nb.schema, nb.fingerprint, nb.loadedAt = prev.schema, prev.fingerprint, prev.loadedAt
-			prev.mu.Unlock()
-			next = append(next, nb)
-			continue
+		prev, known := old[c.Name]
+		var nb *backendRuntime
+		if known && sameConnection(&prev.cfg, c) && tlsStamp(c.TLS) == prev.tlsStamp {
+			nb = &backendRuntime{cfg: *c, up: prev.up, tlsStamp: prev.tlsStamp}
+		} else {
+			var err error
+			if nb, err = newBackendRuntime(c); err != nil {
+				g.closeBackends(created)
+				return err
+			}
+			created = append(created, nb)
 		}
-		nb, err := newBackendRuntime(c)
-		if err != nil {
-			g.closeBackends(created)
-			return err
+		if known {
+			nb.inherit(prev)
 		}
-		created = append(created, nb)
 		next = append(next, nb)
 	}
 
@@ -382,8 +396,8 @@ func (g *Gateway) reload(ctx context.Context) error {
 	var mu sync.Mutex
 	for _, b := range next {
 		wg.Go(func() {
+			stamp, _ := b.sourceStamp() // before the load: an edit during it is seen next time
 			s, err := b.loadSchema(ctx)
-			stamp, _ := b.sourceStamp()
 			b.record(s, err)
 			if err == nil {
 				b.mu.Lock()
@@ -406,9 +420,12 @@ func (g *Gateway) reload(ctx context.Context) error {
 		return err
 	}
 
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	prevCfg, prevBackends := g.cfg, g.backends
+	warnRestartNeeded(g.logger, prevCfg, cfg)
 	g.cfg, g.backends = cfg, next
-	if err := g.rebuildLocked("reload"); err != nil {
+	if err := g.rebuildLocked("reload", false); err != nil {
 		g.cfg, g.backends = prevCfg, prevBackends
 		g.closeBackends(created)
 		return err
@@ -427,13 +444,10 @@ func (g *Gateway) reload(ctx context.Context) error {
 	for _, b := range next {
 		kept[b.up] = true
 	}
-	var retired []*backendRuntime
 	for _, b := range prevBackends {
-		if !kept[b.up] {
-			retired = append(retired, b)
+		if kept[b.up] {
+			continue
 		}
-	}
-	for _, b := range retired {
 		if g.retiring == nil {
 			g.retiring = map[*backendRuntime]*time.Timer{}
 		}
@@ -445,6 +459,14 @@ func (g *Gateway) reload(ctx context.Context) error {
 		})
 	}
 	return nil
+}
+
+// warnRestartNeeded logs the settings a reload cannot apply: the listeners
+// and the readiness grace period are set up once, at start.
+func warnRestartNeeded(logger *slog.Logger, prev, next *config.Config) {
+	if !reflect.DeepEqual(prev.Listen, next.Listen) || !reflect.DeepEqual(prev.Admin, next.Admin) || prev.Readiness != next.Readiness {
+		logger.Warn("listen, admin and readiness settings changed; they take effect when Portico restarts")
+	}
 }
 
 // drainTime is how long a connection no backend uses any more stays open

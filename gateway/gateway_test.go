@@ -377,3 +377,55 @@ func TestStartupConflictIsAnError(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// Regressions found in review.
+
+// TestReloadFailureBeforeReadyIsNotFatal: a broken reload while a backend
+// has not loaded yet leaves the gateway running.
+func TestReloadFailureBeforeReadyIsNotFatal(t *testing.T) {
+	a := testbackend.Start(t, "a", testbackend.WithOther())
+	c := testbackend.Start(t, "c", testbackend.WithOther())
+	down := freeAddr(t)
+	one := &config.Config{Version: 1, Backends: []config.Backend{reflectionBackend("a", a.Addr, time.Hour), reflectionBackend("b", down, time.Hour)}}
+	conflicting := &config.Config{Version: 1, Backends: []config.Backend{reflectionBackend("a", a.Addr, time.Hour), reflectionBackend("b", down, time.Hour), reflectionBackend("c", c.Addr, time.Hour)}}
+	current := one
+	r := run(t, one, func() (*config.Config, error) { return current, nil })
+	eventually(t, "a loaded", func() bool { _, body := get(t, r.admin+"/admin/status"); return strings.Contains(body, `"loaded": true`) })
+	current = conflicting
+	if err := r.g.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "two backends") {
+		t.Fatalf("reload: %v, want the conflict", err)
+	}
+	select {
+	case err := <-r.done:
+		t.Fatalf("Run ended after a failed reload: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	current = one
+}
+
+// TestReloadKeepsSchemaWhenTargetChanges: a backend whose address changes
+// keeps its routes while the new address is not up (503, not 404), and its
+// counters.
+func TestReloadKeepsSchemaWhenTargetChanges(t *testing.T) {
+	backend := testbackend.Start(t, "echo", testbackend.WithOther())
+	moved := freeAddr(t)
+	cfg := &config.Config{Version: 1, Backends: []config.Backend{reflectionBackend("other", backend.Addr, time.Hour)}}
+	current := cfg
+	r := run(t, cfg, func() (*config.Config, error) { return current, nil })
+	eventually(t, "ready", r.g.Ready)
+	current = &config.Config{Version: 1, Backends: []config.Backend{reflectionBackend("other", moved, time.Hour)}}
+	if err := r.g.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, r.url+"/v1/other/ping/x"); code != 503 {
+		t.Errorf("after moving to an address nobody listens on: %d %s, want 503", code, body)
+	}
+	var st gateway.Status
+	_, body := get(t, r.admin+"/admin/status")
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Backends) != 1 || st.Backends[0].Loads < 1 || !st.Backends[0].Loaded {
+		t.Errorf("status after the move: %+v", st.Backends)
+	}
+}

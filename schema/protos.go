@@ -91,7 +91,16 @@ func protoFilesUnder(root string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !strings.HasSuffix(path, ".proto") {
+		if d.IsDir() {
+			// Hidden directories are not sources; Kubernetes mounts a
+			// ConfigMap as symlinks into a "..timestamp" one, which would
+			// otherwise be compiled a second time.
+			if path != root && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".proto") {
 			return nil
 		}
 		rel, err := filepath.Rel(root, path)

@@ -54,3 +54,28 @@ func TestFromProtosErrors(t *testing.T) {
 		t.Fatal("compiled a directory that does not exist")
 	}
 }
+
+// TestFromProtosSkipsHiddenDirectories: a Kubernetes ConfigMap mount keeps
+// the real files in a "..timestamp" directory behind symlinks; they are
+// compiled once, through the symlinks.
+func TestFromProtosSkipsHiddenDirectories(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "..2026_01_01")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(data, "api.proto"), []byte("syntax = \"proto3\";\npackage y;\nmessage R {}\nservice Api { rpc Get(R) returns (R); }\n"), 0o644)
+	if err := os.Symlink("..2026_01_01", filepath.Join(root, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..data", "api.proto"), filepath.Join(root, "api.proto")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema.FromProtos(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := serviceNames(s); got != "y.Api" {
+		t.Errorf("services %q", got)
+	}
+}
