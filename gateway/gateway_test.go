@@ -390,7 +390,10 @@ func TestReloadFailureBeforeReadyIsNotFatal(t *testing.T) {
 	conflicting := &config.Config{Version: 1, Backends: []config.Backend{reflectionBackend("a", a.Addr, time.Hour), reflectionBackend("b", down, time.Hour), reflectionBackend("c", c.Addr, time.Hour)}}
 	current := one
 	r := run(t, one, func() (*config.Config, error) { return current, nil })
-	eventually(t, "a loaded", func() bool { _, body := get(t, r.admin+"/admin/status"); return strings.Contains(body, `"loaded": true`) })
+	eventually(t, "a loaded", func() bool {
+		_, body := get(t, r.admin+"/admin/status")
+		return strings.Contains(body, `"loaded": true`)
+	})
 	current = conflicting
 	if err := r.g.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "two backends") {
 		t.Fatalf("reload: %v, want the conflict", err)
