@@ -426,7 +426,7 @@ func TestGrpcurlInvokesThroughPortico(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out strings.Builder
-		handler := grpcurl.NewDefaultEventHandler(&out, source, formatter, false)
+		handler := &grpcurl.DefaultEventHandler{Out: &out, Formatter: formatter}
 		if err := grpcurl.InvokeRPC(ctx, source, conn, tc.method, nil, handler, parser.Next); err != nil {
 			t.Fatalf("%s: %v", tc.method, err)
 		}

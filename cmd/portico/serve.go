@@ -363,6 +363,6 @@ func serveHTTP(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, h ht
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
-	_ = <-done // http.ErrServerClosed, now that Shutdown has returned
+	<-done //nolint:errcheck // http.ErrServerClosed, now that Shutdown has returned
 	return err
 }
