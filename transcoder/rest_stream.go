@@ -29,7 +29,8 @@ import (
 //
 //   - text/event-stream: Server-Sent Events, one "data: <json>" event per
 //     message; an error after messages is an "event: error" whose data is
-//     the google.rpc.Status.
+//     the google.rpc.Status. Idle streams get ": keepalive" comment lines,
+//     also before the first message (which starts the response).
 //   - application/x-ndjson (and the default, when Accept names neither):
 //     one JSON message per line; an error after messages is a last line
 //     {"@status": <google.rpc.Status>} (the "@" keeps it apart from any
@@ -145,9 +146,11 @@ type restStream struct {
 	writeMu sync.Mutex
 }
 
-// ping writes an SSE comment line to a stream that has started, so that
-// proxies see traffic on an idle stream. Other REST framings have no
-// message-free line to send and are left alone.
+// ping writes an SSE comment line, so that proxies see traffic on an idle
+// stream. A stream with nothing sent yet is started first: a subscription
+// may stay quiet for longer than a proxy waits for response headers. (An
+// error that comes after that is reported in band, not as an HTTP status.)
+// Other REST framings have no message-free line to send and are left alone.
 func (rs *restStream) ping() error {
 	if rs.format != formatSSE {
 		return nil
@@ -155,7 +158,7 @@ func (rs *restStream) ping() error {
 	rs.writeMu.Lock()
 	defer rs.writeMu.Unlock()
 	if !rs.started {
-		return nil
+		rs.start("text/event-stream")
 	}
 	if _, err := io.WriteString(rs.w, ": keepalive\n\n"); err != nil {
 		return err

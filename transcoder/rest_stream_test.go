@@ -397,3 +397,18 @@ func TestWebSocketBinaryFramesGetPathValues(t *testing.T) {
 		t.Errorf("malformed binary frame: %s, want INVALID_ARGUMENT", final)
 	}
 }
+
+// TestSSEKeepaliveBeforeFirstMessage: a subscription that stays quiet
+// still gets its response started and pinged, so proxies do not drop it.
+func TestSSEKeepaliveBeforeFirstMessage(t *testing.T) {
+	backend := testbackend.Start(t, "echo")
+	gw := startGateway(t, "reflection", transcoder.Options{KeepaliveInterval: 50 * time.Millisecond}, backend)
+	resp := streamRequest(t, http.DefaultClient, "GET", gw.url+"/v1/stream/1?initialDelay=0.5s&text=late", nil, map[string]string{"Accept": "text/event-stream"})
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.HasPrefix(string(body), ": keepalive\n\n") || !strings.Contains(string(body), `data: {"text":"late"}`) {
+		t.Fatalf("body %q: want keepalives, then the message", body)
+	}
+}

@@ -283,6 +283,14 @@ func (s *echoService) ServerStream(in *testingv1.StreamRequest, stream grpc.Serv
 	s.b.mu.Lock()
 	s.b.last["ServerStream"] = proto.Clone(in)
 	s.b.mu.Unlock()
+	if d := in.GetInitialDelay(); d != nil {
+		select {
+		case <-time.After(d.AsDuration()):
+		case <-stream.Context().Done():
+			s.b.noteCanceled(stream.Context(), "ServerStream")
+			return status.FromContextError(stream.Context().Err()).Err()
+		}
+	}
 	for i := range in.GetCount() {
 		if (in.GetFailAfter() > 0 || in.GetFailCode() != 0) && i == in.GetFailAfter() {
 			break

@@ -576,12 +576,14 @@ func (*Everything_ChoiceString) isEverything_Choice() {}
 func (*Everything_ChoiceInt) isEverything_Choice() {}
 
 type StreamRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Count         int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
-	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
-	FailAfter     int32                  `protobuf:"varint,3,opt,name=fail_after,json=failAfter,proto3" json:"fail_after,omitempty"`
-	FailCode      int32                  `protobuf:"varint,4,opt,name=fail_code,json=failCode,proto3" json:"fail_code,omitempty"`
-	Interval      *durationpb.Duration   `protobuf:"bytes,5,opt,name=interval,proto3" json:"interval,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Count     int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Text      string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	FailAfter int32                  `protobuf:"varint,3,opt,name=fail_after,json=failAfter,proto3" json:"fail_after,omitempty"`
+	FailCode  int32                  `protobuf:"varint,4,opt,name=fail_code,json=failCode,proto3" json:"fail_code,omitempty"`
+	Interval  *durationpb.Duration   `protobuf:"bytes,5,opt,name=interval,proto3" json:"interval,omitempty"`
+	// Waited before the first reply.
+	InitialDelay  *durationpb.Duration `protobuf:"bytes,6,opt,name=initial_delay,json=initialDelay,proto3" json:"initial_delay,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +649,13 @@ func (x *StreamRequest) GetFailCode() int32 {
 func (x *StreamRequest) GetInterval() *durationpb.Duration {
 	if x != nil {
 		return x.Interval
+	}
+	return nil
+}
+
+func (x *StreamRequest) GetInitialDelay() *durationpb.Duration {
+	if x != nil {
+		return x.InitialDelay
 	}
 	return nil
 }
@@ -1220,14 +1229,15 @@ const file_portico_testing_v1_echo_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\x0e2\x19.portico.testing.v1.ColorR\x05value:\x028\x01B\b\n" +
 	"\x06choiceB\x11\n" +
-	"\x0f_optional_int32\"\xac\x01\n" +
+	"\x0f_optional_int32\"\xec\x01\n" +
 	"\rStreamRequest\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1d\n" +
 	"\n" +
 	"fail_after\x18\x03 \x01(\x05R\tfailAfter\x12\x1b\n" +
 	"\tfail_code\x18\x04 \x01(\x05R\bfailCode\x125\n" +
-	"\binterval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\binterval\"7\n" +
+	"\binterval\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12>\n" +
+	"\rinitial_delay\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\finitialDelay\"7\n" +
 	"\vStreamReply\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\"^\n" +
@@ -1359,43 +1369,44 @@ var file_portico_testing_v1_echo_proto_depIdxs = []int32{
 	15, // 22: portico.testing.v1.Everything.nested_map:type_name -> portico.testing.v1.Everything.NestedMapEntry
 	16, // 23: portico.testing.v1.Everything.color_map:type_name -> portico.testing.v1.Everything.ColorMapEntry
 	28, // 24: portico.testing.v1.StreamRequest.interval:type_name -> google.protobuf.Duration
-	17, // 25: portico.testing.v1.MetadataResponse.incoming:type_name -> portico.testing.v1.MetadataResponse.IncomingEntry
-	28, // 26: portico.testing.v1.SleepRequest.duration:type_name -> google.protobuf.Duration
-	28, // 27: portico.testing.v1.SleepResponse.remaining_deadline:type_name -> google.protobuf.Duration
-	33, // 28: portico.testing.v1.UploadFieldRequest.file:type_name -> google.api.HttpBody
-	1,  // 29: portico.testing.v1.Everything.NestedMapEntry.value:type_name -> portico.testing.v1.Nested
-	0,  // 30: portico.testing.v1.Everything.ColorMapEntry.value:type_name -> portico.testing.v1.Color
-	2,  // 31: portico.testing.v1.EchoService.Echo:input_type -> portico.testing.v1.Everything
-	2,  // 32: portico.testing.v1.EchoService.EchoResponseBody:input_type -> portico.testing.v1.Everything
-	2,  // 33: portico.testing.v1.EchoService.GetResource:input_type -> portico.testing.v1.Everything
-	5,  // 34: portico.testing.v1.EchoService.Fail:input_type -> portico.testing.v1.FailRequest
-	34, // 35: portico.testing.v1.EchoService.Metadata:input_type -> google.protobuf.Empty
-	8,  // 36: portico.testing.v1.EchoService.Sleep:input_type -> portico.testing.v1.SleepRequest
-	33, // 37: portico.testing.v1.EchoService.Upload:input_type -> google.api.HttpBody
-	11, // 38: portico.testing.v1.EchoService.UploadField:input_type -> portico.testing.v1.UploadFieldRequest
-	12, // 39: portico.testing.v1.EchoService.Download:input_type -> portico.testing.v1.DownloadRequest
-	2,  // 40: portico.testing.v1.EchoService.NoRule:input_type -> portico.testing.v1.Everything
-	3,  // 41: portico.testing.v1.EchoService.ServerStream:input_type -> portico.testing.v1.StreamRequest
-	4,  // 42: portico.testing.v1.EchoService.ClientStream:input_type -> portico.testing.v1.StreamReply
-	4,  // 43: portico.testing.v1.EchoService.BidiStream:input_type -> portico.testing.v1.StreamReply
-	2,  // 44: portico.testing.v1.EchoService.Echo:output_type -> portico.testing.v1.Everything
-	2,  // 45: portico.testing.v1.EchoService.EchoResponseBody:output_type -> portico.testing.v1.Everything
-	2,  // 46: portico.testing.v1.EchoService.GetResource:output_type -> portico.testing.v1.Everything
-	34, // 47: portico.testing.v1.EchoService.Fail:output_type -> google.protobuf.Empty
-	7,  // 48: portico.testing.v1.EchoService.Metadata:output_type -> portico.testing.v1.MetadataResponse
-	9,  // 49: portico.testing.v1.EchoService.Sleep:output_type -> portico.testing.v1.SleepResponse
-	10, // 50: portico.testing.v1.EchoService.Upload:output_type -> portico.testing.v1.UploadResponse
-	10, // 51: portico.testing.v1.EchoService.UploadField:output_type -> portico.testing.v1.UploadResponse
-	33, // 52: portico.testing.v1.EchoService.Download:output_type -> google.api.HttpBody
-	2,  // 53: portico.testing.v1.EchoService.NoRule:output_type -> portico.testing.v1.Everything
-	4,  // 54: portico.testing.v1.EchoService.ServerStream:output_type -> portico.testing.v1.StreamReply
-	4,  // 55: portico.testing.v1.EchoService.ClientStream:output_type -> portico.testing.v1.StreamReply
-	4,  // 56: portico.testing.v1.EchoService.BidiStream:output_type -> portico.testing.v1.StreamReply
-	44, // [44:57] is the sub-list for method output_type
-	31, // [31:44] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	28, // 25: portico.testing.v1.StreamRequest.initial_delay:type_name -> google.protobuf.Duration
+	17, // 26: portico.testing.v1.MetadataResponse.incoming:type_name -> portico.testing.v1.MetadataResponse.IncomingEntry
+	28, // 27: portico.testing.v1.SleepRequest.duration:type_name -> google.protobuf.Duration
+	28, // 28: portico.testing.v1.SleepResponse.remaining_deadline:type_name -> google.protobuf.Duration
+	33, // 29: portico.testing.v1.UploadFieldRequest.file:type_name -> google.api.HttpBody
+	1,  // 30: portico.testing.v1.Everything.NestedMapEntry.value:type_name -> portico.testing.v1.Nested
+	0,  // 31: portico.testing.v1.Everything.ColorMapEntry.value:type_name -> portico.testing.v1.Color
+	2,  // 32: portico.testing.v1.EchoService.Echo:input_type -> portico.testing.v1.Everything
+	2,  // 33: portico.testing.v1.EchoService.EchoResponseBody:input_type -> portico.testing.v1.Everything
+	2,  // 34: portico.testing.v1.EchoService.GetResource:input_type -> portico.testing.v1.Everything
+	5,  // 35: portico.testing.v1.EchoService.Fail:input_type -> portico.testing.v1.FailRequest
+	34, // 36: portico.testing.v1.EchoService.Metadata:input_type -> google.protobuf.Empty
+	8,  // 37: portico.testing.v1.EchoService.Sleep:input_type -> portico.testing.v1.SleepRequest
+	33, // 38: portico.testing.v1.EchoService.Upload:input_type -> google.api.HttpBody
+	11, // 39: portico.testing.v1.EchoService.UploadField:input_type -> portico.testing.v1.UploadFieldRequest
+	12, // 40: portico.testing.v1.EchoService.Download:input_type -> portico.testing.v1.DownloadRequest
+	2,  // 41: portico.testing.v1.EchoService.NoRule:input_type -> portico.testing.v1.Everything
+	3,  // 42: portico.testing.v1.EchoService.ServerStream:input_type -> portico.testing.v1.StreamRequest
+	4,  // 43: portico.testing.v1.EchoService.ClientStream:input_type -> portico.testing.v1.StreamReply
+	4,  // 44: portico.testing.v1.EchoService.BidiStream:input_type -> portico.testing.v1.StreamReply
+	2,  // 45: portico.testing.v1.EchoService.Echo:output_type -> portico.testing.v1.Everything
+	2,  // 46: portico.testing.v1.EchoService.EchoResponseBody:output_type -> portico.testing.v1.Everything
+	2,  // 47: portico.testing.v1.EchoService.GetResource:output_type -> portico.testing.v1.Everything
+	34, // 48: portico.testing.v1.EchoService.Fail:output_type -> google.protobuf.Empty
+	7,  // 49: portico.testing.v1.EchoService.Metadata:output_type -> portico.testing.v1.MetadataResponse
+	9,  // 50: portico.testing.v1.EchoService.Sleep:output_type -> portico.testing.v1.SleepResponse
+	10, // 51: portico.testing.v1.EchoService.Upload:output_type -> portico.testing.v1.UploadResponse
+	10, // 52: portico.testing.v1.EchoService.UploadField:output_type -> portico.testing.v1.UploadResponse
+	33, // 53: portico.testing.v1.EchoService.Download:output_type -> google.api.HttpBody
+	2,  // 54: portico.testing.v1.EchoService.NoRule:output_type -> portico.testing.v1.Everything
+	4,  // 55: portico.testing.v1.EchoService.ServerStream:output_type -> portico.testing.v1.StreamReply
+	4,  // 56: portico.testing.v1.EchoService.ClientStream:output_type -> portico.testing.v1.StreamReply
+	4,  // 57: portico.testing.v1.EchoService.BidiStream:output_type -> portico.testing.v1.StreamReply
+	45, // [45:58] is the sub-list for method output_type
+	32, // [32:45] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_portico_testing_v1_echo_proto_init() }
