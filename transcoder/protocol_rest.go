@@ -292,8 +292,9 @@ func (s *Snapshot) bindBody(r *http.Request, rt *route, msg *dynamicpb.Message, 
 // default, text/plain and application/x-www-form-urlencoded. Other types
 // get 415.
 func jsonContentType(ct string) bool {
-	if ct == "" {
-		return true
+	switch ct {
+	case "", "application/json", "application/json; charset=utf-8", "application/x-www-form-urlencoded":
+		return true // the common cases, without parsing
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
