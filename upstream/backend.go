@@ -26,6 +26,12 @@ type Backend struct {
 func Dial(name, target string, opts ...grpc.DialOption) (*Backend, error) {
 	all := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Fixed flow-control windows instead of grpc-go's BDP estimation,
+		// whose pings cost every call on a busy gateway. They bound what
+		// one stream (1 MiB) and one connection (16 MiB) may hold unread,
+		// so a slow client still slows its backend down.
+		grpc.WithInitialWindowSize(1 << 20),
+		grpc.WithInitialConnWindowSize(16 << 20),
 	}, opts...)
 	conn, err := grpc.NewClient(target, all...)
 	if err != nil {
