@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -172,21 +171,6 @@ func connectDetail(d *anypb.Any, opts protojson.MarshalOptions) connectWireDetai
 	return out
 }
 
-// connectErrorOptions returns the JSON options for error details: the
-// snapshot's output options with the method's types, or the linked-in
-// types when no method was found.
-func (s *Snapshot) connectErrorOptions(m *method) protojson.MarshalOptions {
-	opts := protojson.MarshalOptions{
-		UseProtoNames:  s.optionsFor(m).UseProtoNames,
-		UseEnumNumbers: s.optionsFor(m).UseEnumNumbers,
-		Resolver:       protoregistry.GlobalTypes,
-	}
-	if m != nil {
-		opts.Resolver = m.backend.types
-	}
-	return opts
-}
-
 // writeConnectError writes err as a unary Connect error response: the HTTP
 // status for its code, header metadata as headers and trailer metadata as
 // Trailer-<Key> headers (connect-go clients merge both into the error's
@@ -194,7 +178,7 @@ func (s *Snapshot) connectErrorOptions(m *method) protojson.MarshalOptions {
 func (s *Snapshot) writeConnectError(w http.ResponseWriter, r *http.Request, m *method, header, trailer metadata.MD, err error) {
 	st := toStatus(err)
 	code := connectHTTPStatusForError(err, st.Code())
-	body, merr := json.Marshal(newConnectWireError(st, s.connectErrorOptions(m)))
+	body, merr := json.Marshal(newConnectWireError(st, s.statusMarshalOptions(m)))
 	if merr != nil {
 		body = []byte(`{"code":"internal","message":"encoding the error failed"}`)
 	}
@@ -226,7 +210,7 @@ func (s *Snapshot) connectEndStream(m *method, st *status.Status, trailer metada
 		Metadata map[string][]string `json:"metadata,omitempty"`
 	}{}
 	if st != nil && st.Code() != codes.OK {
-		end.Error = newConnectWireError(st, s.connectErrorOptions(m))
+		end.Error = newConnectWireError(st, s.statusMarshalOptions(m))
 	}
 	for key, values := range trailer {
 		if skipConnectMetadata(key) {

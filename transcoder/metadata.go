@@ -103,6 +103,28 @@ func appendBinaryValues(values []string, header string) ([]string, error) {
 	return values, nil
 }
 
+// addMetadataValues adds a request header's values to md under key:
+// binary (-bin) values decoded from base64 (several per line allowed),
+// others checked to be printable ASCII. name is the header, for errors.
+func addMetadataValues(md metadata.MD, key, name string, values []string) error {
+	binary := strings.HasSuffix(key, "-bin")
+	for _, v := range values {
+		if binary {
+			decoded, err := appendBinaryValues(md[key], v)
+			if err != nil {
+				return malformedRequest("header %s: binary metadata must be base64: %v", name, err)
+			}
+			md[key] = decoded
+			continue
+		}
+		if !validMetadataValue(v) {
+			return malformedRequest("header %s: metadata values must be printable ASCII", name)
+		}
+		md[key] = append(md[key], v)
+	}
+	return nil
+}
+
 // connectionTokens returns the headers a request's Connection header names,
 // which are hop-by-hop like the fixed ones, or nil.
 func connectionTokens(h http.Header) map[string]bool {
@@ -142,20 +164,8 @@ func (o *Options) outgoingMetadata(r *http.Request, forward map[string]bool) (me
 		if reservedMetadataKey(key) || hopByHopHeaders[key] || !validMetadataKey(key) {
 			continue
 		}
-		binary := strings.HasSuffix(key, "-bin")
-		for _, v := range values {
-			if binary {
-				decoded, err := appendBinaryValues(md[key], v)
-				if err != nil {
-					return nil, malformedRequest("header %s: binary metadata must be base64: %v", name, err)
-				}
-				md[key] = decoded
-				continue
-			}
-			if !validMetadataValue(v) {
-				return nil, malformedRequest("header %s: metadata values must be printable ASCII", name)
-			}
-			md[key] = append(md[key], v)
+		if err := addMetadataValues(md, key, name, values); err != nil {
+			return nil, err
 		}
 	}
 	addForwardedMetadata(md, r)
@@ -201,19 +211,8 @@ func rpcRequestMetadata(r *http.Request) (metadata.MD, error) {
 		if hopByHopHeaders[key] || hop[key] || reservedMetadataKey(key) || rpcFramingHeader(key) || !validMetadataKey(key) {
 			continue
 		}
-		binary := strings.HasSuffix(key, "-bin")
-		for _, v := range values {
-			if binary {
-				decoded, err := appendBinaryValues(md[key], v)
-				if err != nil {
-					return nil, malformedRequest("header %s: binary metadata must be base64: %v", name, err)
-				}
-				md[key] = decoded
-				continue
-			} else if !validMetadataValue(v) {
-				return nil, malformedRequest("header %s: metadata values must be printable ASCII", name)
-			}
-			md[key] = append(md[key], v)
+		if err := addMetadataValues(md, key, name, values); err != nil {
+			return nil, err
 		}
 	}
 	addForwardedMetadata(md, r)

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // gRPC-Web (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-WEB.md)
@@ -347,12 +346,10 @@ func grpcWebStatusFields(st *status.Status) [][2]string {
 	fields := make([][2]string, 0, 3)
 	fields = append(fields, [2]string{"grpc-status", strconv.Itoa(int(st.Code()))})
 	if msg := st.Message(); msg != "" {
-		fields = append(fields, [2]string{"grpc-message", grpcWebPercentEncode(msg)})
+		fields = append(fields, [2]string{"grpc-message", grpcPercentEncode(msg)})
 	}
-	if p := st.Proto(); len(p.GetDetails()) > 0 {
-		if b, err := proto.Marshal(p); err == nil {
-			fields = append(fields, [2]string{"grpc-status-details-bin", base64.StdEncoding.EncodeToString(b)})
-		}
+	if details := grpcStatusDetails(st); details != "" {
+		fields = append(fields, [2]string{"grpc-status-details-bin", details})
 	}
 	return fields
 }
@@ -392,35 +389,6 @@ func grpcWebMetadataValue(key, v string) (string, bool) {
 		return base64.StdEncoding.EncodeToString([]byte(v)), true
 	}
 	return v, validMetadataValue(v)
-}
-
-// grpcWebPercentEncode encodes a grpc-message value as gRPC requires:
-// bytes outside printable ASCII, and '%', as %XX.
-func grpcWebPercentEncode(msg string) string {
-	clean := true
-	for i := 0; i < len(msg); i++ {
-		if c := msg[i]; c < 0x20 || c > 0x7e || c == '%' {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return msg
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(msg) + 16)
-	for i := 0; i < len(msg); i++ {
-		c := msg[i]
-		if c < 0x20 || c > 0x7e || c == '%' {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
 
 func (c *grpcWebStream) stopReceiving() { _ = c.rc.SetReadDeadline(time.Now()) }
